@@ -1,0 +1,69 @@
+"""api function: the HTTP routes of DESIGN §3, wired to queue_services."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from queue_services import composition
+from queue_services.channels import Channel
+from queue_services.http_errors import register_error_handlers
+from queue_services.models import (
+    HealthResponse,
+    MetricsResetRequest,
+    MetricsResetResponse,
+    MetricsResponse,
+    ScheduleEmailRequest,
+    ScheduleResponse,
+    ScheduleSmsRequest,
+)
+from queue_services.observability import logger, tracer
+from queue_services.settings import get_settings
+
+get_settings()  # fail the cold start, not the first request, if the environment is wrong
+
+app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
+register_error_handlers(app)
+
+
+def _accepted(body: ScheduleResponse) -> Response[ScheduleResponse]:
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.post("/api/schedule-sms")
+def schedule_sms(request: ScheduleSmsRequest) -> Response[ScheduleResponse]:
+    return _accepted(composition.message_intake().schedule(request, datetime.now(UTC)))
+
+
+@app.post("/api/schedule-email")
+def schedule_email(request: ScheduleEmailRequest) -> Response[ScheduleResponse]:
+    return _accepted(composition.message_intake().schedule(request, datetime.now(UTC)))
+
+
+@app.get("/api/metrics")
+def get_metrics() -> MetricsResponse:
+    return composition.metrics_store().read(datetime.now(UTC))
+
+
+@app.post("/api/metrics/reset")
+def reset_metrics(request: MetricsResetRequest) -> MetricsResetResponse:
+    channels = list(Channel) if request.type == "all" else [Channel(request.type)]
+    composition.metrics_store().reset(channels)
+    return MetricsResetResponse(success=True, reset=channels)
+
+
+@app.get("/health")
+def health() -> Response[HealthResponse]:
+    checks = {f"{channel}Queue": composition.send_queue(channel).is_reachable() for channel in Channel}
+    checks["metricsTable"] = composition.metrics_store().is_reachable()
+    healthy = all(checks.values())
+    body = HealthResponse(status="ok" if healthy else "degraded", checks=checks)
+    return Response(status_code=200 if healthy else 503, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,23 @@
+"""boto3 clients, created once per process on first use (AWS_ENDPOINT_URL redirects them locally)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard retry mode with a few attempts: SQS and DynamoDB throttles are retried by the SDK, not by us.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=32)
+
+
+@lru_cache(maxsize=None)
+def aws_client(service: str) -> Any:
+    """The shared client for service ('sqs', 'dynamodb', ...)."""
+    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch moto contexts and endpoints between cases)."""
+    aws_client.cache_clear()

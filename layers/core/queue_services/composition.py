@@ -1,0 +1,64 @@
+"""Builds the service objects from settings once per process (first use, not import, to keep cold starts lean)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+from queue_services.aws_clients import aws_client
+from queue_services.channels import Channel
+from queue_services.delivery import BatchSender
+from queue_services.intake import MessageIntake
+from queue_services.metrics import MetricsStore
+from queue_services.providers import ProviderClient, new_session
+from queue_services.queueing import SendQueue
+from queue_services.ratelimit import IntervalPacer
+from queue_services.settings import get_settings
+from queue_services.worker import ChannelWorker
+
+
+@lru_cache(maxsize=None)
+def send_queue(channel: Channel) -> SendQueue:
+    return SendQueue(aws_client("sqs"), get_settings().queue_url(channel))
+
+
+@lru_cache(maxsize=1)
+def metrics_store() -> MetricsStore:
+    return MetricsStore(aws_client("dynamodb"), get_settings().metrics_table_name)
+
+
+@lru_cache(maxsize=1)
+def message_intake() -> MessageIntake:
+    return MessageIntake({channel: send_queue(channel) for channel in Channel})
+
+
+def provider_token(secret_arn: str) -> Callable[[], str | None] | None:
+    """Reads the provider bearer token from Secrets Manager, cached for five minutes; None if not configured."""
+    if not secret_arn:
+        return None
+    from aws_lambda_powertools.utilities import parameters  # only functions with a token pay for this import
+
+    return lambda: str(parameters.get_secret(secret_arn, max_age=300))
+
+
+@lru_cache(maxsize=None)
+def channel_worker(channel: Channel) -> ChannelWorker:
+    settings = get_settings()
+    client = ProviderClient(
+        settings.provider_url(channel),
+        new_session(settings.provider_max_workers),
+        settings.provider_connect_timeout,
+        settings.provider_read_timeout,
+        provider_token(settings.provider_token_secret_arn),
+    )
+    # Each of the MaximumConcurrency invocations paces itself at its share of the channel rate.
+    pacer = IntervalPacer(settings.rate_per_second(channel) / settings.worker_max_concurrency)
+    sender = BatchSender(client.send, pacer, settings.provider_max_workers)
+    margin = settings.provider_connect_timeout + settings.provider_read_timeout + 1.0
+    return ChannelWorker(channel, sender, metrics_store(), margin)
+
+
+def reset() -> None:
+    """Forget every built object (tests change settings and moto contexts between cases)."""
+    for cached in (send_queue, metrics_store, message_intake, channel_worker, get_settings):
+        cached.cache_clear()

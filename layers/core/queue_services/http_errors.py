@@ -1,0 +1,54 @@
+"""The one place errors become HTTP answers: 422 bodies name each bad field, never echoing its value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from queue_services.errors import DependencyUnavailable, RequestError
+from queue_services.observability import logger
+
+
+def _field_name(loc: list[Any]) -> str:
+    parts = [str(part) for part in loc if part != "body"]
+    return ".".join(parts) or "body"
+
+
+def _json(status: int, message: str, detail: list[dict[str, Any]] | None = None) -> Response[Any]:
+    body: dict[str, Any] = {"statusCode": status, "message": message}
+    if detail is not None:
+        body["detail"] = detail
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def validation_error_response(errors: list[dict[str, Any]]) -> Response[Any]:
+    detail = []
+    for error in errors:
+        loc = list(error.get("loc", ()))
+        msg = error.get("msg") or error.get("type", "invalid")
+        if error.get("type") == "json_invalid":
+            loc, msg = ["body"], "body must be a JSON object"
+        detail.append({"loc": loc, "field": _field_name(loc), "type": error.get("type", "value_error"), "msg": msg})
+    fields = ", ".join(dict.fromkeys(item["field"] for item in detail))
+    return _json(422, f"invalid request: {fields}", detail)
+
+
+def register_error_handlers(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[Any]:
+        return validation_error_response(list(exc.errors()))
+
+    @app.exception_handler(RequestError)
+    def _request_error(exc: RequestError) -> Response[Any]:
+        if exc.field is None:
+            return _json(exc.status_code, exc.message)
+        loc = ["body", exc.field]
+        detail = [{"loc": loc, "field": exc.field, "type": "value_error", "msg": exc.message}]
+        return _json(exc.status_code, f"{exc.field}: {exc.message}", detail)
+
+    @app.exception_handler(DependencyUnavailable)
+    def _unavailable(exc: DependencyUnavailable) -> Response[Any]:
+        logger.error("dependency unavailable", extra={"error": str(exc)})
+        return _json(503, "service temporarily unavailable, retry later")

@@ -1,0 +1,168 @@
+"""Pydantic models for every boundary: API bodies, SQS bodies, provider payloads and metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+from queue_services.channels import Channel
+from queue_services.validation import check_metadata, normalize_email_address, normalize_phone_number
+
+MAX_SQS_DELAY_SECONDS = 900
+MAX_SQS_DELAY_MS = MAX_SQS_DELAY_SECONDS * 1000
+QUEUED_MESSAGE_SCHEMA_VERSION = 1
+
+# MessageGroupId accepts printable ASCII up to 128 characters; the workspace id becomes the group id.
+WorkspaceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+ContactId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+PhoneNumber = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalize_phone_number)]
+EmailAddress = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalize_email_address)]
+Metadata = Annotated[dict[str, Any], AfterValidator(check_metadata)]
+SmsText = Annotated[str, StringConstraints(min_length=1, max_length=1600)]
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=998)]
+HtmlBody = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+TextBody = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+DelayMs = Annotated[int, Field(ge=0, le=MAX_SQS_DELAY_MS, description="milliseconds, at most 900000 (15 min)")]
+
+
+class CamelModel(BaseModel):
+    """Fields are snake_case in Python and camelCase on the wire."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class _ScheduleRequest(CamelModel):
+    contact_id: ContactId
+    workspace_id: WorkspaceId
+    delay: DelayMs | None = None
+    send_at: AwareDatetime | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class ScheduleSmsRequest(_ScheduleRequest):
+    """Body of POST /api/schedule-sms (the seed's body, plus optional sendAt)."""
+
+    phone_number: PhoneNumber
+    message: SmsText
+
+
+class ScheduleEmailRequest(_ScheduleRequest):
+    """Body of POST /api/schedule-email (the seed's body, plus optional sendAt and text)."""
+
+    to: EmailAddress
+    subject: Subject
+    html: HtmlBody
+    text: TextBody | None = None
+
+
+ScheduleRequest = ScheduleSmsRequest | ScheduleEmailRequest
+
+
+class ScheduleResponse(CamelModel):
+    """202 answer of the schedule routes."""
+
+    message_id: str
+    status: Literal["queued", "scheduled"]
+    send_at: str
+
+
+class _QueuedMessageBase(CamelModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    schema_version: Literal[1] = QUEUED_MESSAGE_SCHEMA_VERSION
+    message_id: str
+    workspace_id: str
+    contact_id: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    send_at: datetime
+
+
+class QueuedSms(_QueuedMessageBase):
+    """SQS body of send-sms-queue: everything the worker needs to send one SMS."""
+
+    channel: Literal[Channel.SMS] = Channel.SMS
+    to: str
+    message: str
+
+
+class QueuedEmail(_QueuedMessageBase):
+    """SQS body of send-email-queue: everything the worker needs to send one email."""
+
+    channel: Literal[Channel.EMAIL] = Channel.EMAIL
+    to: str
+    subject: str
+    html: str
+    text: str | None = None
+
+
+QueuedMessage = Annotated[QueuedSms | QueuedEmail, Field(discriminator="channel")]
+
+
+class ProviderReceipt(BaseModel):
+    """What a provider answers on 2xx; only its message id is kept, under whichever name it uses."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message_id: str | None = Field(default=None, alias="messageId")
+    id: str | None = None
+    sid: str | None = None
+
+    @property
+    def provider_message_id(self) -> str | None:
+        return self.message_id or self.id or self.sid
+
+
+class Counters(CamelModel):
+    """Outcome counters of DESIGN §3: total = success + failed; rateLimited counts provider 429 answers."""
+
+    total: int = 0
+    success: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+
+    def __add__(self, other: Counters) -> Counters:
+        return Counters(
+            total=self.total + other.total,
+            success=self.success + other.success,
+            failed=self.failed + other.failed,
+            rate_limited=self.rate_limited + other.rate_limited,
+        )
+
+    @property
+    def is_zero(self) -> bool:
+        return not (self.total or self.success or self.failed or self.rate_limited)
+
+
+class ChannelMetrics(Counters):
+    workspaces: dict[str, Counters] = Field(default_factory=dict)
+
+
+class MetricsResponse(CamelModel):
+    """GET /api/metrics: the old service's exact shape."""
+
+    sms: ChannelMetrics
+    email: ChannelMetrics
+    timestamp: str
+
+
+class MetricsResetRequest(CamelModel):
+    """Body of POST /api/metrics/reset."""
+
+    type: Literal["sms", "email", "all"]
+
+
+class MetricsResetResponse(CamelModel):
+    success: bool
+    reset: list[Channel]
+
+
+class HealthResponse(CamelModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, bool]

@@ -1,0 +1,46 @@
+"""Typed settings read once from the environment and validated at cold start."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from queue_services.channels import Channel
+
+
+class Settings(BaseModel):
+    """Every environment variable the functions read; names match template.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    sms_queue_url: str = Field(alias="SMS_QUEUE_URL", min_length=1)
+    email_queue_url: str = Field(alias="EMAIL_QUEUE_URL", min_length=1)
+    metrics_table_name: str = Field(alias="METRICS_TABLE_NAME", min_length=1)
+    sms_api_url: HttpUrl = Field(alias="SMS_API_URL")
+    email_api_url: HttpUrl = Field(alias="EMAIL_API_URL")
+    sms_rate_per_second: float = Field(alias="SMS_RATE_PER_SECOND", default=50, gt=0)
+    email_rate_per_second: float = Field(alias="EMAIL_RATE_PER_SECOND", default=100, gt=0)
+    # The event source mapping's MaximumConcurrency: each invocation may use rate / this.
+    worker_max_concurrency: int = Field(alias="WORKER_MAX_CONCURRENCY", default=5, ge=1)
+    provider_connect_timeout: float = Field(alias="PROVIDER_CONNECT_TIMEOUT_SECONDS", default=3.05, gt=0)
+    provider_read_timeout: float = Field(alias="PROVIDER_READ_TIMEOUT_SECONDS", default=10, gt=0)
+    provider_max_workers: int = Field(alias="PROVIDER_MAX_WORKERS", default=10, ge=1, le=64)
+    provider_token_secret_arn: str = Field(alias="PROVIDER_TOKEN_SECRET_ARN", default="")
+
+    def queue_url(self, channel: Channel) -> str:
+        return self.sms_queue_url if channel is Channel.SMS else self.email_queue_url
+
+    def provider_url(self, channel: Channel) -> str:
+        base = str(self.sms_api_url if channel is Channel.SMS else self.email_api_url).rstrip("/")
+        return base + channel.provider_path
+
+    def rate_per_second(self, channel: Channel) -> float:
+        return self.sms_rate_per_second if channel is Channel.SMS else self.email_rate_per_second
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; raises pydantic.ValidationError at cold start if the environment is wrong."""
+    return Settings.model_validate(dict(os.environ))

@@ -1,0 +1,79 @@
+"""Creates every queue, table and schedule group of template.yaml in the emulator; no second list in code."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from local_stack.template import LocalResource, Resolver, resources_of_type
+
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "SqsManagedSseEnabled",
+)
+
+
+def _depends_on_queue(spec: dict[str, Any]) -> bool:
+    return "RedrivePolicy" in spec.get("Properties", {})
+
+
+def provision(resolver: Resolver, session: Any) -> dict[str, LocalResource]:
+    """Create the template's SQS queues, DynamoDB tables and Scheduler groups; return them by logical id."""
+    template = resolver.template
+    sqs = session.client("sqs")
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    # Dead-letter queues first: a source queue's RedrivePolicy names its DLQ's ARN.
+    for logical_id, spec in sorted(queues.items(), key=lambda item: _depends_on_queue(item[1])):
+        props = resolver.resolve(spec.get("Properties", {}))
+        name = props.get("QueueName", logical_id)
+        attributes = {key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+                      for key in _QUEUE_ATTRIBUTES if key in props}
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        resolver.resources[logical_id] = LocalResource(url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
+
+    dynamodb = session.client("dynamodb")
+    for logical_id, spec in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        props = resolver.resolve(spec.get("Properties", {}))
+        name = props.get("TableName", logical_id)
+        kwargs: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if index_kind in props:
+                kwargs[index_kind] = props[index_kind]
+        description = dynamodb.create_table(**kwargs)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
+        resolver.resources[logical_id] = LocalResource(
+            name, {"Arn": description["TableArn"], "StreamArn": description.get("LatestStreamArn", "")}
+        )
+
+    groups = resources_of_type(template, "AWS::Scheduler::ScheduleGroup")
+    if groups:
+        scheduler = session.client("scheduler")
+        for logical_id, spec in groups.items():
+            props = resolver.resolve(spec.get("Properties", {}))
+            name = props.get("Name", logical_id)
+            arn = scheduler.create_schedule_group(Name=name)["ScheduleGroupArn"]
+            resolver.resources[logical_id] = LocalResource(name, {"Arn": arn})
+
+    # The REST API's id only appears in URLs; a fixed local id keeps Outputs and Sub resolvable.
+    for logical_id in resources_of_type(template, "AWS::Serverless::Api"):
+        resolver.resources[logical_id] = LocalResource("local", {"RootResourceId": "root"})
+    for logical_id in resources_of_type(template, "AWS::Serverless::LayerVersion"):
+        resolver.resources[logical_id] = LocalResource(f"arn:aws:lambda:::layer:{logical_id}:1")
+    return resolver.resources

@@ -1,0 +1,89 @@
+"""The integration tier: moto in-process for AWS, the provider sink as a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_stack.provision import provision
+from local_stack.runtime import LocalFunction, load_function
+from local_stack.sink import ProviderSink
+from local_stack.template import Resolver, function_environment, load_template
+from tests.support.events import sqs_event_from_messages
+
+
+@dataclass
+class Stack:
+    """The provisioned resources, the loaded handlers and the sink of one test."""
+
+    resolver: Resolver
+    sink: ProviderSink
+    api: LocalFunction
+    sms_worker: LocalFunction
+    email_worker: LocalFunction
+    sqs: Any
+    dynamodb: Any
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.resolver.resources[logical_id].ref
+
+    def queue_arn(self, logical_id: str) -> str:
+        return self.resolver.resources[logical_id].attributes["Arn"]
+
+    def receive(self, logical_id: str, count: int, wait_seconds: float = 0) -> list[dict[str, Any]]:
+        """Up to count messages from the queue, as the event source mapping would receive them."""
+        received: list[dict[str, Any]] = []
+        while len(received) < count:
+            answer = self.sqs.receive_message(
+                QueueUrl=self.queue_url(logical_id),
+                MaxNumberOfMessages=min(10, count - len(received)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=int(wait_seconds),
+            )
+            batch = answer.get("Messages", [])
+            if not batch:
+                break
+            received.extend(batch)
+        return received
+
+    def receive_event(self, logical_id: str, count: int) -> dict[str, Any]:
+        return sqs_event_from_messages(self.receive(logical_id, count), self.queue_arn(logical_id))
+
+    def sink_messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.sink.state.messages if channel in (None, m["channel"])]
+
+
+@pytest.fixture
+def sink() -> Iterator[ProviderSink]:
+    server = ProviderSink(seed=7).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack(sink: ProviderSink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    with mock_aws():
+        template = load_template()
+        resolver = Resolver(template, {"SmsApiUrl": sink.url, "EmailApiUrl": sink.url})
+        session = boto3.Session()
+        provision(resolver, session)
+        for name, value in function_environment(template, resolver, "ApiFunction").items():
+            monkeypatch.setenv(name, value)
+        # Short provider timeouts so the timeout case is quick; the classification is what is under test.
+        monkeypatch.setenv("PROVIDER_READ_TIMEOUT_SECONDS", "0.5")
+        monkeypatch.setenv("PROVIDER_CONNECT_TIMEOUT_SECONDS", "0.5")
+        yield Stack(
+            resolver=resolver,
+            sink=sink,
+            api=load_function(template, "ApiFunction"),
+            sms_worker=load_function(template, "SmsWorkerFunction"),
+            email_worker=load_function(template, "EmailWorkerFunction"),
+            sqs=session.client("sqs"),
+            dynamodb=session.client("dynamodb"),
+        )
