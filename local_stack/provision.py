@@ -30,8 +30,11 @@ def provision(resolver: Resolver, session: Any) -> dict[str, LocalResource]:
     for logical_id, spec in sorted(queues.items(), key=lambda item: _depends_on_queue(item[1])):
         props = resolver.resolve(spec.get("Properties", {}))
         name = props.get("QueueName", logical_id)
-        attributes = {key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
-                      for key in _QUEUE_ATTRIBUTES if key in props}
+        attributes = {
+            key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+            for key in _QUEUE_ATTRIBUTES
+            if key in props
+        }
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]

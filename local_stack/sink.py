@@ -67,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _SinkServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent: the sink's callers log what they need."""
 
     def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -78,14 +78,18 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (its read timeout); a real provider would not notice either.
+            self.close_connection = True
 
     def _read_json(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         return json.loads(raw or b"null")
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         state = self.server.state
         path = urlsplit(self.path).path
         channel = _CHANNEL_BY_PATH.get(path)
@@ -116,10 +120,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
         self._reply(status, answer, headers)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         state = self.server.state
         parts = urlsplit(self.path)
-        channel = (parse_qs(parts.query).get("channel") or [None])[0]
+        channels = parse_qs(parts.query).get("channel")
+        channel = channels[0] if channels else None
         with state.lock:
             if parts.path == "/_sink/messages":
                 items = [m for m in state.messages if channel in (None, m["channel"])]
@@ -132,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._reply(404, {"error": "not found"})
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         state = self.server.state
         if urlsplit(self.path).path != "/_sink/messages":
             self._reply(404, {"error": "not found"})
@@ -143,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.accepted_times.clear()
         self._reply(200, {"cleared": True})
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         state = self.server.state
         if urlsplit(self.path).path != "/_sink/faults":
             self._reply(404, {"error": "not found"})
@@ -175,7 +180,9 @@ class ProviderSink:
     def __init__(self, port: int = 0, seed: int | None = None) -> None:
         self._server = _SinkServer(("127.0.0.1", port), _Handler)
         self._server.state = SinkState(seed)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="provider-sink", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="provider-sink", daemon=True
+        )
 
     @property
     def state(self) -> SinkState:

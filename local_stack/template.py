@@ -95,7 +95,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             handler = getattr(self, "_fn_" + key.replace("Fn::", "").replace("::", "_"), None)
             if key in ("Ref", "Condition") or key.startswith("Fn::"):
                 if handler is None:

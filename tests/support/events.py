@@ -17,7 +17,9 @@ def load_event(name: str) -> dict[str, Any]:
     return loaded
 
 
-def api_event(name: str, body: Any = ..., raw_body: str | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def api_event(
+    name: str, body: Any = ..., raw_body: str | None = None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The sample API event `name`, with its body replaced (a dict is JSON-encoded; raw_body is sent as is)."""
     event = copy.deepcopy(load_event(name))
     if raw_body is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -12,10 +12,10 @@ from botocore.config import Config
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=32)
 
 
-@lru_cache(maxsize=None)
+@cache
 def aws_client(service: str) -> Any:
     """The shared client for service ('sqs', 'dynamodb', ...)."""
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, config=_CONFIG)
 
 
 def reset_clients() -> None:

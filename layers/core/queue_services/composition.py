@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from queue_services.aws_clients import aws_client
 from queue_services.channels import Channel
@@ -17,7 +17,7 @@ from queue_services.settings import get_settings
 from queue_services.worker import ChannelWorker
 
 
-@lru_cache(maxsize=None)
+@cache
 def send_queue(channel: Channel) -> SendQueue:
     return SendQueue(aws_client("sqs"), get_settings().queue_url(channel))
 
@@ -41,7 +41,7 @@ def provider_token(secret_arn: str) -> Callable[[], str | None] | None:
     return lambda: str(parameters.get_secret(secret_arn, max_age=300))
 
 
-@lru_cache(maxsize=None)
+@cache
 def channel_worker(channel: Channel) -> ChannelWorker:
     settings = get_settings()
     client = ProviderClient(

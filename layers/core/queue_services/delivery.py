@@ -101,7 +101,7 @@ class BatchSender:
         ordered = interleave_workspaces(group_by_workspace(messages))
         outcomes: list[DeliveryOutcome | None] = [None] * len(messages)
         with ThreadPoolExecutor(max_workers=min(self._max_workers, len(ordered)), thread_name_prefix="send") as pool:
-            for message, outcome in zip(ordered, pool.map(lambda m: self._send_one(m, deadline), ordered)):
+            for message, outcome in zip(ordered, pool.map(lambda m: self._send_one(m, deadline), ordered), strict=True):
                 outcomes[order[id(message)]] = outcome
         return [outcome for outcome in outcomes if outcome is not None]
 

@@ -13,7 +13,6 @@ from queue_services.validation import check_metadata, normalize_email_address, n
 
 MAX_SQS_DELAY_SECONDS = 900
 MAX_SQS_DELAY_MS = MAX_SQS_DELAY_SECONDS * 1000
-QUEUED_MESSAGE_SCHEMA_VERSION = 1
 
 # MessageGroupId accepts printable ASCII up to 128 characters; the workspace id becomes the group id.
 WorkspaceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
@@ -75,7 +74,7 @@ class ScheduleResponse(CamelModel):
 class _QueuedMessageBase(CamelModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    schema_version: Literal[1] = QUEUED_MESSAGE_SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     message_id: str
     workspace_id: str
     contact_id: str

@@ -5,15 +5,15 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import requests
 from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
 
-from queue_services.masking import redact_text
 from queue_services.errors import PermanentProviderError, ProviderError, RateLimitedError, TransientProviderError
+from queue_services.masking import redact_text
 from queue_services.models import ProviderReceipt, QueuedEmail, QueuedMessage, QueuedSms
 
 _RATE_LIMIT_TEXTS = ("rate limit", "too many requests")

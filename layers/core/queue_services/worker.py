@@ -68,9 +68,11 @@ class ChannelWorker:
             try:
                 messages[record["messageId"]] = parse_queued_message(record["body"], self._channel)
             except (ValidationError, ValueError, KeyError, TypeError) as exc:
-                logger.error("unreadable record", extra={"sqs_message_id": record.get("messageId"), "error": str(exc)[:200]})
+                logger.error(
+                    "unreadable record", extra={"sqs_message_id": record.get("messageId"), "error": str(exc)[:200]}
+                )
         deadline = started + context.get_remaining_time_in_millis() / 1000 - self._margin
-        outcomes = dict(zip(messages, self._sender.send_all(list(messages.values()), deadline)))
+        outcomes = dict(zip(messages, self._sender.send_all(list(messages.values()), deadline), strict=True))
         self._record_counters(outcomes.values(), len(records), started)
 
         def check_record(record: SQSRecord) -> None:
@@ -80,10 +82,10 @@ class ChannelWorker:
             if outcome.kind.retryable:
                 raise RetryLater(f"{outcome.kind}: {outcome.reason or ''}")
 
-        response: dict[str, Any] = process_partial_response(
+        response = process_partial_response(
             event=event, record_handler=check_record, processor=self._processor, context=context
         )
-        return response
+        return dict(response)
 
     def _record_counters(self, outcomes: Any, batch_size: int, started: float) -> None:
         counts = count_outcomes(outcomes)
@@ -94,9 +96,10 @@ class ChannelWorker:
             self._metrics_store.record(self._channel, counts)
         except DependencyUnavailable:
             # The sends already happened: failing the batch now would send them twice. Lose a count instead.
-            logger.exception("could not record metrics counters", extra={"counts": {k: v.to_wire() for k, v in counts.items()}})
+            logger.exception(
+                "could not record metrics counters", extra={"counts": {k: v.to_wire() for k, v in counts.items()}}
+            )
         logger.info(
             "batch done",
             extra={"channel": str(self._channel), "size": batch_size, **totals.to_wire(), "ms": round(duration_ms, 1)},
         )
-

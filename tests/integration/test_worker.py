@@ -1,0 +1,272 @@
+"""Workers under moto, sending to the provider sink over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import Stack
+from tests.support.events import api_event, load_event, sqs_event_from_messages
+
+SMS_SEED: dict[str, Any] = json.loads(load_event("api_schedule_sms")["body"])
+EMAIL_SEED: dict[str, Any] = json.loads(load_event("api_schedule_email")["body"])
+
+
+def post_sms(stack: Stack, count: int, workspaces: tuple[str, ...] = ("workspace-123", "workspace-456")) -> list[str]:
+    ids = []
+    for index in range(count):
+        body = {
+            **SMS_SEED,
+            "phoneNumber": f"+1555{index:07d}",
+            "contactId": f"contact-{index}",
+            "workspaceId": workspaces[index % len(workspaces)],
+        }
+        response = stack.api.invoke(api_event("api_schedule_sms", body))
+        assert response["statusCode"] == 202
+        ids.append(json.loads(response["body"])["messageId"])
+    return ids
+
+
+def metrics(stack: Stack) -> dict[str, Any]:
+    response = stack.api.invoke(api_event("api_get_metrics"))
+    assert response["statusCode"] == 200
+    loaded: dict[str, Any] = json.loads(response["body"])
+    return loaded
+
+
+def failed_ids(result: dict[str, Any]) -> set[str]:
+    return {item["itemIdentifier"] for item in result["batchItemFailures"]}
+
+
+def sqs_ids_by_message_id(event: dict[str, Any]) -> dict[str, str]:
+    return {json.loads(record["body"])["messageId"]: record["messageId"] for record in event["Records"]}
+
+
+def test_fifty_records_across_two_workspaces_make_fifty_provider_requests(stack: Stack) -> None:
+    # Given 50 queued SMS across two workspaces
+    ids = post_sms(stack, 50)
+    event = stack.receive_event("SmsQueue", 50)
+    assert len(event["Records"]) == 50
+    # When the worker gets them as one batch
+    result = stack.sms_worker.invoke(event)
+    # Then every one reached the provider once, with the contract's body and Idempotency-Key
+    assert result == {"batchItemFailures": []}
+    received = stack.sink_messages("sms")
+    assert sorted(m["messageId"] for m in received) == sorted(ids)
+    requests = stack.sink.state.requests
+    assert all(r["idempotencyKey"] == r["messageId"] for r in requests)
+    assert len(requests) == 50
+    one = next(m for m in received if m["contactId"] == "contact-7")
+    assert {k: v for k, v in one.items() if k not in ("receivedAt", "providerMessageId")} == {
+        "messageId": one["messageId"],
+        "to": "+15550000007",
+        "message": "Your message content",
+        "contactId": "contact-7",
+        "workspaceId": "workspace-456",
+        "metadata": {"source": "campaign", "campaignId": "campaign-uuid"},
+        "channel": "sms",
+    }
+    # And the counters say so, per workspace, in the seed's shape
+    sms = metrics(stack)["sms"]
+    assert sms == {
+        "total": 50,
+        "success": 50,
+        "failed": 0,
+        "rateLimited": 0,
+        "workspaces": {
+            "workspace-123": {"total": 25, "success": 25, "failed": 0, "rateLimited": 0},
+            "workspace-456": {"total": 25, "success": 25, "failed": 0, "rateLimited": 0},
+        },
+    }
+
+
+def test_failures_are_exactly_the_retryable_refusals(stack: Stack) -> None:
+    # Given a provider that refuses some recipients for good and answers others with 429 or 503
+    post_sms(stack, 50)
+    stack.sink.state.faults = stack.sink.state.faults.model_copy(
+        update={"rate429": 0.25, "rate5xx": 0.15, "reject": ["+15550000003", "+15550000010", "+15550000042"]}
+    )
+    event = stack.receive_event("SmsQueue", 50)
+    sqs_id = sqs_ids_by_message_id(event)
+    # When the worker sends the batch
+    result = stack.sms_worker.invoke(event)
+    # Then batchItemFailures names exactly the 429 and 5xx records; the 400s are counted, not retried
+    statuses = {r["messageId"]: r["status"] for r in stack.sink.state.requests}
+    assert len(statuses) == 50
+    by_status = Counter(statuses.values())
+    assert by_status[400] == 3
+    assert by_status[429] > 0
+    assert by_status[503] > 0
+    retryable = {sqs_id[m] for m, status in statuses.items() if status in (429, 503)}
+    assert failed_ids(result) == retryable
+    sms = metrics(stack)["sms"]
+    assert sms["success"] == by_status[200]
+    assert sms["failed"] == 3
+    assert sms["rateLimited"] == by_status[429]
+    assert sms["total"] == by_status[200] + 3
+    assert sum(ws["total"] for ws in sms["workspaces"].values()) == sms["total"]
+
+
+@pytest.mark.parametrize(
+    ("faults", "expect_rate_limited"),
+    [({"rate429": 1.0}, True), ({"rate5xx": 1.0}, False), ({"latencyMs": 800}, False)],
+    ids=["429", "5xx", "timeout"],
+)
+def test_retryable_answers_fail_the_records_for_redelivery(
+    stack: Stack, faults: dict[str, Any], expect_rate_limited: bool
+) -> None:
+    post_sms(stack, 3)
+    stack.sink.state.faults = stack.sink.state.faults.model_copy(update=faults)
+    event = stack.receive_event("SmsQueue", 3)
+    result = stack.sms_worker.invoke(event)
+    assert failed_ids(result) == {record["messageId"] for record in event["Records"]}
+    sms = metrics(stack)["sms"]
+    assert (sms["total"], sms["success"], sms["failed"]) == (0, 0, 0)
+    assert sms["rateLimited"] == (3 if expect_rate_limited else 0)
+
+
+def test_permanent_refusal_is_counted_failed_and_not_retried(stack: Stack) -> None:
+    post_sms(stack, 2)
+    stack.sink.state.faults = stack.sink.state.faults.model_copy(update={"reject": ["+15550000000"]})
+    event = stack.receive_event("SmsQueue", 2)
+    result = stack.sms_worker.invoke(event)
+    assert result == {"batchItemFailures": []}
+    sms = metrics(stack)["sms"]
+    assert (sms["total"], sms["success"], sms["failed"]) == (2, 1, 1)
+
+
+def test_redelivered_failures_are_sent_once_the_provider_recovers(stack: Stack) -> None:
+    # Given a batch that failed with 503s and was handed back to SQS
+    post_sms(stack, 4)
+    stack.sink.state.faults = stack.sink.state.faults.model_copy(update={"rate5xx": 1.0})
+    event = stack.receive_event("SmsQueue", 4)
+    assert len(failed_ids(stack.sms_worker.invoke(event))) == 4
+    for record in event["Records"]:
+        stack.sqs.change_message_visibility(
+            QueueUrl=stack.queue_url("SmsQueue"), ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+        )
+    # When the provider is back and SQS delivers them again
+    stack.sink.state.faults = stack.sink.state.faults.model_copy(update={"rate5xx": 0.0})
+    again = stack.receive_event("SmsQueue", 4)
+    assert {r["attributes"]["ApproximateReceiveCount"] for r in again["Records"]} == {"2"}
+    # Then all four are delivered
+    assert stack.sms_worker.invoke(again) == {"batchItemFailures": []}
+    assert len(stack.sink_messages("sms")) == 4
+
+
+def test_email_worker_sends_the_email_contract(stack: Stack) -> None:
+    body = {**EMAIL_SEED, "text": "Email content"}
+    response = stack.api.invoke(api_event("api_schedule_email", body))
+    message_id = json.loads(response["body"])["messageId"]
+    result = stack.email_worker.invoke(stack.receive_event("EmailQueue", 100))
+    assert result == {"batchItemFailures": []}
+    (received,) = stack.sink_messages("email")
+    assert {k: v for k, v in received.items() if k not in ("receivedAt", "providerMessageId")} == {
+        "messageId": message_id,
+        "to": "recipient@example.com",
+        "subject": "Email subject",
+        "html": "<p>Email content</p>",
+        "text": "Email content",
+        "contactId": "contact-uuid",
+        "workspaceId": "workspace-id",
+        "metadata": {"source": "campaign", "campaignId": "campaign-uuid"},
+        "channel": "email",
+    }
+    assert metrics(stack)["email"]["workspaces"] == {
+        "workspace-id": {"total": 1, "success": 1, "failed": 0, "rateLimited": 0}
+    }
+
+
+@pytest.mark.parametrize(
+    ("event_name", "function"), [("sqs_sms_worker", "sms_worker"), ("sqs_email_worker", "email_worker")]
+)
+def test_sample_events_run_through_the_workers(stack: Stack, event_name: str, function: str) -> None:
+    result = getattr(stack, function).invoke(load_event(event_name))
+    assert result == {"batchItemFailures": []}
+    assert len(stack.sink_messages()) == 2
+
+
+def test_unreadable_records_fail_alone(stack: Stack) -> None:
+    post_sms(stack, 2)
+    messages = stack.receive("SmsQueue", 2)
+    messages.append({"MessageId": "bad-1", "ReceiptHandle": "rh", "Body": '{"hello": "world"}'})
+    email_body = json.loads(load_event("sqs_email_worker")["Records"][0]["body"])
+    messages.append({"MessageId": "bad-2", "ReceiptHandle": "rh2", "Body": json.dumps(email_body)})
+    messages.append({"MessageId": "bad-3", "ReceiptHandle": "rh3", "Body": "not json"})
+    result = stack.sms_worker.invoke(sqs_event_from_messages(messages, stack.queue_arn("SmsQueue")))
+    assert failed_ids(result) == {"bad-1", "bad-2", "bad-3"}
+    assert len(stack.sink_messages()) == 2
+
+
+def test_empty_batch_is_a_success(stack: Stack) -> None:
+    assert stack.sms_worker.invoke({"Records": []}) == {"batchItemFailures": []}
+
+
+def test_each_invocation_paces_itself_at_its_share_of_the_rate(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the template's 50 SMS/s shared by MaximumConcurrency 5: 10/s per invocation
+    monkeypatch.setenv("SMS_RATE_PER_SECOND", "50")
+    from queue_services import composition
+
+    composition.reset()
+    post_sms(stack, 21)
+    event = stack.receive_event("SmsQueue", 21)
+    started = time.monotonic()
+    assert stack.sms_worker.invoke(event) == {"batchItemFailures": []}
+    # Then 21 sends span at least 2 s (20 intervals of 0.1 s), never more than 11 in any second
+    stamps = sorted(m["receivedAt"] for m in stack.sink_messages())
+    assert stamps[-1] - stamps[0] >= 1.95
+    assert time.monotonic() - started >= 1.95
+    assert max(sum(1 for s in stamps if start <= s < start + 1.0) for start in stamps) <= 11
+
+
+def test_batch_metrics_are_emitted_as_emf(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    post_sms(stack, 3)
+    stack.sink.state.faults = stack.sink.state.faults.model_copy(update={"reject": ["+15550000001"]})
+    capsys.readouterr()
+    stack.sms_worker.invoke(stack.receive_event("SmsQueue", 3))
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    (blob,) = blobs
+    directive = blob["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "QueueServices"
+    assert ["channel", "service"] in directive["Dimensions"]
+    assert blob["channel"] == "sms"
+    assert blob["Sent"] == [2.0]
+    assert blob["Failed"] == [1.0]
+    assert blob["BatchSize"] == [3.0]
+    assert "BatchDuration" in blob
+
+
+def test_metrics_reset_clears_only_the_named_channel(stack: Stack) -> None:
+    post_sms(stack, 2)
+    stack.api.invoke(api_event("api_schedule_email"))
+    stack.sms_worker.invoke(stack.receive_event("SmsQueue", 2))
+    stack.email_worker.invoke(stack.receive_event("EmailQueue", 1))
+    assert metrics(stack)["sms"]["total"] == 2
+
+    response = stack.api.invoke(api_event("api_reset_metrics", {"type": "sms"}))
+    assert response["statusCode"] == 200
+    after = metrics(stack)
+    assert after["sms"] == {"total": 0, "success": 0, "failed": 0, "rateLimited": 0, "workspaces": {}}
+    assert after["email"]["total"] == 1
+
+    assert stack.api.invoke(api_event("api_reset_metrics", {"type": "all"}))["statusCode"] == 200
+    assert metrics(stack)["email"]["total"] == 0
+
+
+@pytest.mark.parametrize("body", [{"type": "push"}, {"type": None}, {}, {"type": "sms", "extra": 1}])
+def test_metrics_reset_refuses_other_types(stack: Stack, body: dict[str, Any]) -> None:
+    response = stack.api.invoke(api_event("api_reset_metrics", body))
+    assert response["statusCode"] == 422
+    assert json.loads(response["body"])["detail"]
+
+
+def test_metrics_shape_when_empty(stack: Stack) -> None:
+    answer = metrics(stack)
+    assert set(answer) == {"sms", "email", "timestamp"}
+    for channel in ("sms", "email"):
+        assert answer[channel] == {"total": 0, "success": 0, "failed": 0, "rateLimited": 0, "workspaces": {}}
+    assert answer["timestamp"].endswith("Z")

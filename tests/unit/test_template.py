@@ -1,0 +1,113 @@
+"""template.yaml holds the numbers the design depends on; these tests read them from the parsed template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local_stack.template import function_setting, load_template, resources_of_type
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+WORKERS = {"SmsWorkerFunction": ("SmsQueue", 50), "EmailWorkerFunction": ("EmailQueue", 100)}
+
+
+def props(logical_id: str) -> dict[str, Any]:
+    props: dict[str, Any] = RESOURCES[logical_id]["Properties"]
+    return props
+
+
+def sqs_event(function_id: str) -> dict[str, Any]:
+    (event,) = [e["Properties"] for e in props(function_id)["Events"].values() if e["Type"] == "SQS"]
+    return event
+
+
+@pytest.mark.parametrize(("function_id", "queue_and_batch"), WORKERS.items())
+def test_worker_event_source(function_id: str, queue_and_batch: tuple[str, int]) -> None:
+    queue_id, batch_size = queue_and_batch
+    event = sqs_event(function_id)
+    assert event["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert event["BatchSize"] == batch_size
+    assert event["MaximumBatchingWindowInSeconds"] >= 1  # required when BatchSize > 10
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "WorkerMaxConcurrency"}
+    assert TEMPLATE["Parameters"]["WorkerMaxConcurrency"]["Default"] == 5
+
+
+@pytest.mark.parametrize("function_id", WORKERS)
+def test_workers_are_not_capped_by_reserved_concurrency(function_id: str) -> None:
+    assert "ReservedConcurrentExecutions" not in props(function_id)
+    assert "ReservedConcurrentExecutions" not in TEMPLATE["Globals"]["Function"]
+
+
+@pytest.mark.parametrize(("function_id", "queue_and_batch"), WORKERS.items())
+def test_visibility_timeout_covers_six_worker_timeouts_plus_window(
+    function_id: str, queue_and_batch: tuple[str, int]
+) -> None:
+    queue = props(queue_and_batch[0])
+    timeout = function_setting(TEMPLATE, function_id, "Timeout")
+    window = sqs_event(function_id)["MaximumBatchingWindowInSeconds"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout + window
+
+
+@pytest.mark.parametrize(
+    ("queue_id", "name", "dlq_id"),
+    [("SmsQueue", "send-sms-queue", "SmsDeadLetterQueue"), ("EmailQueue", "send-email-queue", "EmailDeadLetterQueue")],
+)
+def test_send_queues_have_their_own_dead_letter_queue(queue_id: str, name: str, dlq_id: str) -> None:
+    queue, dlq = props(queue_id), props(dlq_id)
+    assert queue["QueueName"] == name
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+    assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert dlq["SqsManagedSseEnabled"] is True
+
+
+def test_runtime_architecture_and_layer_build() -> None:
+    function_globals = TEMPLATE["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Layers"] == [{"Ref": "CoreLayer"}]
+    layer = RESOURCES["CoreLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["ContentUri"] == "layers/core/"
+    for logical_id in resources_of_type(TEMPLATE, "AWS::Serverless::Function"):
+        assert "Runtime" not in props(logical_id)
+
+
+def test_metrics_table_is_on_demand_encrypted_and_recoverable() -> None:
+    table = props("MetricsTable")
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_parameters_reach_the_functions() -> None:
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    params = TEMPLATE["Parameters"]
+    assert params["SmsRatePerSecond"]["Default"] == 50
+    assert params["EmailRatePerSecond"]["Default"] == 100
+    for env_name, param in {
+        "SMS_API_URL": "SmsApiUrl",
+        "EMAIL_API_URL": "EmailApiUrl",
+        "SMS_RATE_PER_SECOND": "SmsRatePerSecond",
+        "EMAIL_RATE_PER_SECOND": "EmailRatePerSecond",
+    }.items():
+        assert variables[env_name] == {"Ref": param}
+
+
+def test_api_routes_reach_the_api_function() -> None:
+    routes = {
+        (e["Properties"]["Method"].upper(), e["Properties"]["Path"])
+        for e in props("ApiFunction")["Events"].values()
+        if e["Type"] == "Api"
+    }
+    assert {("POST", "/api/schedule-sms"), ("POST", "/api/schedule-email"), ("GET", "/api/metrics")} <= routes
+    assert ("POST", "/api/metrics/reset") in routes
+    assert RESOURCES["Api"]["Type"] == "AWS::Serverless::Api"
+
+
+def test_outputs_name_the_api_and_queues() -> None:
+    assert {"ApiUrl", "SmsQueueUrl", "EmailQueueUrl"} <= set(TEMPLATE["Outputs"])
