@@ -24,18 +24,19 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 @pytest.fixture(autouse=True)
 def _reset_powertools_and_services() -> Iterator[None]:
+    from aws_lambda_powertools.metrics import Metrics
     from aws_lambda_powertools.metrics.provider import cold_start
 
     from queue_services import composition
     from queue_services.aws_clients import reset_clients
-    from queue_services.observability import metrics
 
-    metrics.clear_metrics()
-    metrics.clear_default_dimensions()
+    shared = Metrics()
+    shared.clear_metrics()
+    shared.clear_default_dimensions()
     cold_start.is_cold_start = True
     composition.reset()
     reset_clients()
     yield
-    metrics.clear_metrics()
+    shared.clear_metrics()
     composition.reset()
     reset_clients()

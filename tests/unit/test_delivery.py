@@ -66,7 +66,7 @@ def test_send_all_returns_one_outcome_per_message_in_order() -> None:
         return ProviderReceipt(messageId=f"p-{message.message_id}")
 
     messages = [sms(i, "a" if i % 2 else "b") for i in range(5)]
-    outcomes = BatchSender(send, Unlimited(), max_workers=4).send_all(messages, time.monotonic() + 10)
+    outcomes = BatchSender(send, Unlimited, max_workers=4).send_all(messages, time.monotonic() + 10)
 
     assert [o.message_id for o in outcomes] == ["m0", "m1", "m2", "m3", "m4"]
     assert [o.kind for o in outcomes] == [
@@ -98,7 +98,7 @@ def test_sends_run_in_parallel_on_a_bounded_pool() -> None:
         return ProviderReceipt()
 
     messages = [sms(i, f"ws{i % 3}") for i in range(12)]
-    BatchSender(send, Unlimited(), max_workers=4).send_all(messages, time.monotonic() + 10)
+    BatchSender(send, Unlimited, max_workers=4).send_all(messages, time.monotonic() + 10)
     assert peak == 4
 
 
@@ -112,7 +112,7 @@ def test_messages_without_a_rate_slot_before_the_deadline_are_deferred_not_faile
     # 10 per second and a 0.25 s budget: the slots at 0, 0.1 and 0.2 s fit, the rest do not.
     pacer = IntervalPacer(10)
     messages = [sms(i, "a") for i in range(6)]
-    outcomes = BatchSender(send, pacer, max_workers=6).send_all(messages, time.monotonic() + 0.25)
+    outcomes = BatchSender(send, lambda: pacer, max_workers=6).send_all(messages, time.monotonic() + 0.25)
     kinds = [o.kind for o in outcomes]
     assert kinds.count(OutcomeKind.SENT) == 3
     assert kinds.count(OutcomeKind.DEFERRED) == 3
@@ -132,7 +132,7 @@ def test_count_outcomes_follows_the_metric_meanings() -> None:
         return ProviderReceipt()
 
     messages = [sms(0, "a"), sms(1, "a"), sms(2, "b"), sms(3, "b"), sms(4, "a")]
-    outcomes = BatchSender(send, Unlimited(), max_workers=2).send_all(messages, time.monotonic() + 10)
+    outcomes = BatchSender(send, Unlimited, max_workers=2).send_all(messages, time.monotonic() + 10)
     assert count_outcomes(outcomes) == {
         "a": Counters(total=2, success=1, failed=1, rate_limited=1),
         "b": Counters(total=1, success=1),

@@ -52,8 +52,8 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         provider_token(settings.provider_token_secret_arn),
     )
     # Each of the MaximumConcurrency invocations paces itself at its share of the channel rate.
-    pacer = IntervalPacer(settings.rate_per_second(channel) / settings.worker_max_concurrency)
-    sender = BatchSender(client.send, pacer, settings.provider_max_workers)
+    share = settings.rate_per_second(channel) / settings.worker_max_concurrency
+    sender = BatchSender(client.send, lambda: IntervalPacer(share), settings.provider_max_workers)
     margin = settings.provider_connect_timeout + settings.provider_read_timeout + 1.0
     return ChannelWorker(channel, sender, metrics_store(), margin)
 

@@ -86,27 +86,33 @@ SendFunction = Callable[[QueuedMessage], ProviderReceipt]
 
 
 class BatchSender:
-    """Sends one batch through a provider on a bounded thread pool, each call gated by the rate limiter."""
+    """Sends one batch through a provider on a bounded thread pool, each call gated by a rate limiter.
 
-    def __init__(self, send: SendFunction, limiter: RateLimiter, max_workers: int) -> None:
+    new_limiter is called once per batch: the limiter paces one invocation (see ratelimit.IntervalPacer).
+    """
+
+    def __init__(self, send: SendFunction, new_limiter: Callable[[], RateLimiter], max_workers: int) -> None:
         self._send = send
-        self._limiter = limiter
+        self._new_limiter = new_limiter
         self._max_workers = max_workers
 
     def send_all(self, messages: Sequence[QueuedMessage], deadline: float) -> list[DeliveryOutcome]:
         """One outcome per message, in the order given. deadline is a time.monotonic() value."""
         if not messages:
             return []
+        limiter = self._new_limiter()
         order = {id(message): index for index, message in enumerate(messages)}
         ordered = interleave_workspaces(group_by_workspace(messages))
         outcomes: list[DeliveryOutcome | None] = [None] * len(messages)
         with ThreadPoolExecutor(max_workers=min(self._max_workers, len(ordered)), thread_name_prefix="send") as pool:
-            for message, outcome in zip(ordered, pool.map(lambda m: self._send_one(m, deadline), ordered), strict=True):
+            for message, outcome in zip(
+                ordered, pool.map(lambda m: self._send_one(m, limiter, deadline), ordered), strict=True
+            ):
                 outcomes[order[id(message)]] = outcome
         return [outcome for outcome in outcomes if outcome is not None]
 
-    def _send_one(self, message: QueuedMessage, deadline: float) -> DeliveryOutcome:
-        if not self._limiter.acquire(deadline):
+    def _send_one(self, message: QueuedMessage, limiter: RateLimiter, deadline: float) -> DeliveryOutcome:
+        if not limiter.acquire(deadline):
             return DeliveryOutcome(message.message_id, message.workspace_id, OutcomeKind.DEFERRED, "no time left")
         started = time.monotonic()
         try:

@@ -55,7 +55,6 @@ class ChannelWorker:
         self._sender = sender
         self._metrics_store = metrics_store
         self._margin = safety_margin_seconds
-        self._processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def process(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         records = event.get("Records") or []
@@ -82,8 +81,10 @@ class ChannelWorker:
             if outcome.kind.retryable:
                 raise RetryLater(f"{outcome.kind}: {outcome.reason or ''}")
 
+        # A processor per invocation: it holds the batch's state, and the local stack runs invocations in threads.
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         response = process_partial_response(
-            event=event, record_handler=check_record, processor=self._processor, context=context
+            event=event, record_handler=check_record, processor=processor, context=context
         )
         return dict(response)
 
