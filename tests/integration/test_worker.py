@@ -158,6 +158,22 @@ def test_redelivered_failures_are_sent_once_the_provider_recovers(stack: Stack) 
     assert len(stack.sink_messages("sms")) == 4
 
 
+def test_rate_limited_records_come_back_after_retry_after(stack: Stack) -> None:
+    # Given a provider answering 429 with Retry-After: 2
+    post_sms(stack, 3)
+    stack.sink.state.faults = stack.sink.state.faults.model_copy(update={"rate429": 1.0, "retryAfterSeconds": 2})
+    event = stack.receive_event("SmsQueue", 3)
+    failed_at = time.monotonic()
+    assert len(failed_ids(stack.sms_worker.invoke(event))) == 3
+    # Then SQS hides them for those 2 s (not the queue's 370 s visibility timeout) and then redelivers them
+    assert stack.receive("SmsQueue", 3) == []
+    time.sleep(max(0.0, 1.5 - (time.monotonic() - failed_at)))
+    assert stack.receive("SmsQueue", 3) == []
+    again = stack.receive("SmsQueue", 3, wait_seconds=2)
+    assert len(again) == 3
+    assert time.monotonic() - failed_at < 5
+
+
 def test_email_worker_sends_the_email_contract(stack: Stack) -> None:
     body = {**EMAIL_SEED, "text": "Email content"}
     response = stack.api.invoke(api_event("api_schedule_email", body))

@@ -13,6 +13,7 @@ from queue_services.metrics import MetricsStore
 from queue_services.providers import ProviderClient, new_session
 from queue_services.queueing import SendQueue
 from queue_services.ratelimit import IntervalPacer
+from queue_services.retry import RetryPolicy
 from queue_services.settings import get_settings
 from queue_services.worker import ChannelWorker
 
@@ -55,7 +56,8 @@ def channel_worker(channel: Channel) -> ChannelWorker:
     share = settings.rate_per_second(channel) / settings.worker_max_concurrency
     sender = BatchSender(client.send, lambda: IntervalPacer(share), settings.provider_max_workers)
     margin = settings.provider_connect_timeout + settings.provider_read_timeout + 1.0
-    return ChannelWorker(channel, sender, metrics_store(), margin)
+    retry_policy = RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds)
+    return ChannelWorker(channel, sender, metrics_store(), send_queue(channel), retry_policy, margin)
 
 
 def reset() -> None:

@@ -9,6 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import MAX_SQS_DELAY_SECONDS, QueuedMessage
+from queue_services.observability import logger
 
 
 class SendQueue:
@@ -32,6 +33,26 @@ class SendQueue:
         except (BotoCoreError, ClientError) as exc:
             raise DependencyUnavailable(f"could not enqueue on {self._queue_url}: {type(exc).__name__}") from exc
         return str(response["MessageId"])
+
+    def delay_redelivery(self, delays: dict[str, int]) -> None:
+        """Set the visibility timeout of received messages (receipt handle -> seconds), ten per call.
+
+        Failures are logged, not raised: a message whose change failed still comes back after the
+        queue's own visibility timeout, so nothing is lost.
+        """
+        items = list(delays.items())
+        for start in range(0, len(items), 10):
+            entries = [
+                {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                for index, (handle, seconds) in enumerate(items[start : start + 10])
+            ]
+            try:
+                answer = self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning("could not delay redelivery", extra={"error": type(exc).__name__, "count": len(entries)})
+                continue
+            if answer.get("Failed"):
+                logger.warning("some redelivery delays were refused", extra={"failed": answer["Failed"]})
 
     def is_reachable(self) -> bool:
         try:

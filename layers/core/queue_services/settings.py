@@ -28,6 +28,9 @@ class Settings(BaseModel):
     provider_read_timeout: float = Field(alias="PROVIDER_READ_TIMEOUT_SECONDS", default=10, gt=0)
     provider_max_workers: int = Field(alias="PROVIDER_MAX_WORKERS", default=10, ge=1, le=64)
     provider_token_secret_arn: str = Field(alias="PROVIDER_TOKEN_SECRET_ARN", default="")
+    # Backoff for transient provider errors: full jitter up to min(cap, base * 2 ** (attempt - 1)).
+    retry_base_seconds: float = Field(alias="RETRY_BASE_SECONDS", default=2, gt=0)
+    retry_max_seconds: float = Field(alias="RETRY_MAX_SECONDS", default=300, gt=0, le=43_200)
 
     def queue_url(self, channel: Channel) -> str:
         return self.sms_queue_url if channel is Channel.SMS else self.email_queue_url

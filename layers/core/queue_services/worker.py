@@ -11,11 +11,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import TypeAdapter, ValidationError
 
 from queue_services.channels import Channel
-from queue_services.delivery import BatchSender, count_outcomes
+from queue_services.delivery import BatchSender, DeliveryOutcome, count_outcomes
 from queue_services.errors import DependencyUnavailable, QueueServicesError
 from queue_services.metrics import MetricsStore, publish_batch_metrics
 from queue_services.models import Counters, QueuedMessage
 from queue_services.observability import logger
+from queue_services.queueing import SendQueue
+from queue_services.retry import RetryPolicy, retry_delay_seconds
 
 _QUEUED_MESSAGE = TypeAdapter(QueuedMessage)
 
@@ -49,11 +51,15 @@ class ChannelWorker:
         channel: Channel,
         sender: BatchSender,
         metrics_store: MetricsStore,
+        send_queue: SendQueue,
+        retry_policy: RetryPolicy,
         safety_margin_seconds: float,
     ) -> None:
         self._channel = channel
         self._sender = sender
         self._metrics_store = metrics_store
+        self._send_queue = send_queue
+        self._retry_policy = retry_policy
         self._margin = safety_margin_seconds
 
     def process(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -73,6 +79,7 @@ class ChannelWorker:
         deadline = started + context.get_remaining_time_in_millis() / 1000 - self._margin
         outcomes = dict(zip(messages, self._sender.send_all(list(messages.values()), deadline), strict=True))
         self._record_counters(outcomes.values(), len(records), started)
+        self._delay_retries(records, outcomes)
 
         def check_record(record: SQSRecord) -> None:
             outcome = outcomes.get(record.message_id)
@@ -87,6 +94,20 @@ class ChannelWorker:
             event=event, record_handler=check_record, processor=processor, context=context
         )
         return dict(response)
+
+    def _delay_retries(self, records: list[dict[str, Any]], outcomes: dict[str, DeliveryOutcome]) -> None:
+        """Hide each retryable record for its retry delay, so SQS redelivers it then, not after the full timeout."""
+        delays = {}
+        for record in records:
+            outcome = outcomes.get(record["messageId"])
+            if outcome is None or not outcome.kind.retryable:
+                continue
+            receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+            delays[record["receiptHandle"]] = retry_delay_seconds(
+                outcome, receive_count, self._retry_policy.base_seconds, self._retry_policy.cap_seconds
+            )
+        if delays:
+            self._send_queue.delay_redelivery(delays)
 
     def _record_counters(self, outcomes: Any, batch_size: int, started: float) -> None:
         counts = count_outcomes(outcomes)
