@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -50,30 +52,76 @@ def load_module(code_uri: str, module_file: str, unique_name: str) -> ModuleType
     return module
 
 
-@dataclass
 class LocalFunction:
-    """One AWS::Serverless::Function of the template, loaded and callable."""
+    """One AWS::Serverless::Function of the template, callable from many threads.
 
-    logical_id: str
-    handler: Handler
-    timeout_seconds: float
-    memory_mb: int
+    Like Lambda, an execution environment (here: a separately imported copy of the handler module) runs one
+    invocation at a time; concurrent calls get environments of their own, created on demand. Module-level
+    state such as a Powertools resolver is therefore never shared between concurrent invocations.
+    """
+
+    def __init__(self, logical_id: str, loader: Callable[[int], Handler], timeout_seconds: float, memory_mb: int):
+        self.logical_id = logical_id
+        self.timeout_seconds = timeout_seconds
+        self.memory_mb = memory_mb
+        self._loader = loader
+        self._idle: list[Handler] = []
+        self._created = 0
+        self._lock = threading.Lock()
+        self._idle.append(self._new_environment())
+
+    @property
+    def environments(self) -> int:
+        return self._created
+
+    def _new_environment(self) -> Handler:
+        with self._lock:
+            self._created += 1
+            number = self._created
+        return self._loader(number)
 
     def new_context(self) -> LocalLambdaContext:
         return LocalLambdaContext(self.logical_id, self.memory_mb, self.timeout_seconds)
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        return self.handler(event, self.new_context())
+        with self._lock:
+            handler = self._idle.pop() if self._idle else None
+        if handler is None:
+            handler = self._new_environment()
+        try:
+            return handler(event, self.new_context())
+        finally:
+            with self._lock:
+                self._idle.append(handler)
 
 
 def load_function(template: dict[str, Any], logical_id: str) -> LocalFunction:
     """Load the handler named by CodeUri + Handler; the environment must already be set."""
     props = template["Resources"][logical_id]["Properties"]
     module_file, _, attribute = str(props["Handler"]).rpartition(".")
-    module = load_module(str(props["CodeUri"]), module_file, f"qs_function_{logical_id}")
+    code_uri = str(props["CodeUri"])
+
+    def load(number: int) -> Handler:
+        module = load_module(code_uri, module_file, f"qs_function_{logical_id}_{number}")
+        handler: Handler = getattr(module, attribute)
+        return handler
+
     return LocalFunction(
         logical_id=logical_id,
-        handler=getattr(module, attribute),
+        loader=load,
         timeout_seconds=float(function_setting(template, logical_id, "Timeout", 3)),
         memory_mb=int(function_setting(template, logical_id, "MemorySize", 128)),
     )
+
+
+def mount_layers(template: dict[str, Any]) -> list[Path]:
+    """Put each layer's ContentUri on sys.path, as Lambda mounts layers under /opt/python."""
+    mounted = []
+    for spec in template.get("Resources", {}).values():
+        if spec.get("Type") != "AWS::Serverless::LayerVersion":
+            continue
+        path = ROOT / str(spec["Properties"]["ContentUri"])
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+        mounted.append(path)
+    return mounted

@@ -1,0 +1,204 @@
+"""Event source mapping emulation: one poller per SQS event in the template, as Lambda's pollers behave."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from local_stack.runtime import LocalFunction
+from local_stack.template import REGION, Resolver, resources_of_type
+
+log = logging.getLogger("local_stack.pollers")
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """The SQS event's settings that shape batches and concurrency."""
+
+    function_id: str
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    batching_window_seconds: float
+    maximum_concurrency: int
+    report_batch_item_failures: bool
+
+
+def mappings_from_template(resolver: Resolver) -> list[MappingConfig]:
+    configs = []
+    for function_id, spec in resources_of_type(resolver.template, "AWS::Serverless::Function").items():
+        for event in spec.get("Properties", {}).get("Events", {}).values():
+            if event.get("Type") != "SQS":
+                continue
+            props = resolver.resolve(event["Properties"])
+            queue_logical_id = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+            configs.append(
+                MappingConfig(
+                    function_id=function_id,
+                    queue_url=resolver.resources[queue_logical_id].ref,
+                    queue_arn=str(props["Queue"]),
+                    batch_size=int(props.get("BatchSize", 10)),
+                    batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                    # Without ScalingConfig, Lambda scales far beyond anything useful here; 5 is its starting point.
+                    maximum_concurrency=int((props.get("ScalingConfig") or {}).get("MaximumConcurrency", 5)),
+                    report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                )
+            )
+    return configs
+
+
+def to_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """The record Lambda builds from one received SQS message."""
+    attributes = dict(message.get("Attributes", {}))
+    message_attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType"),
+        }
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def records_to_delete(records: list[dict[str, Any]], response: Any, report_failures: bool) -> list[dict[str, Any]]:
+    """The records Lambda deletes after a successful invocation, given the handler's response."""
+    if not report_failures:
+        return records
+    if response is None or not isinstance(response, dict):
+        return records
+    failures = response.get("batchItemFailures")
+    if not failures:
+        return records
+    ids = {record["messageId"] for record in records}
+    failed = set()
+    for item in failures:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not identifier or identifier not in ids:
+            # A malformed response counts as a complete failure (AWS docs, partial batch responses).
+            return []
+        failed.add(identifier)
+    return [record for record in records if record["messageId"] not in failed]
+
+
+class QueuePoller:
+    """Up to MaximumConcurrency threads, each: gather a batch, invoke the function, delete what succeeded."""
+
+    def __init__(self, config: MappingConfig, function: LocalFunction, sqs: Any) -> None:
+        self.config = config
+        self.function = function
+        self._sqs = sqs
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"poller-{config.function_id}-{n}", daemon=True)
+            for n in range(config.maximum_concurrency)
+        ]
+        self.invocations = 0
+        self._lock = threading.Lock()
+
+    def start(self) -> QueuePoller:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                messages = self.gather_batch()
+                if messages:
+                    self.invoke(messages)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("poller for %s failed; retrying", self.config.function_id)
+                self._stop.wait(1.0)
+
+    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
+        answer = self._sqs.receive_message(
+            QueueUrl=self.config.queue_url,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = answer.get("Messages", [])
+        return messages
+
+    def gather_batch(self) -> list[dict[str, Any]]:
+        """Long-poll for a first message, then keep receiving (10 at a time) until the batch is full or
+        MaximumBatchingWindowInSeconds has passed since the first one arrived."""
+        config = self.config
+        batch = self._receive(min(10, config.batch_size), wait_seconds=1)
+        if not batch:
+            return []
+        window_ends = time.monotonic() + config.batching_window_seconds
+        while len(batch) < config.batch_size and not self._stop.is_set():
+            remaining = window_ends - time.monotonic()
+            if remaining <= 0:
+                break
+            more = self._receive(min(10, config.batch_size - len(batch)), wait_seconds=0)
+            if more:
+                batch.extend(more)
+            else:
+                self._stop.wait(min(0.1, remaining))
+        return batch
+
+    def invoke(self, messages: list[dict[str, Any]]) -> None:
+        config = self.config
+        records = [to_lambda_record(message, config.queue_arn) for message in messages]
+        started = time.monotonic()
+        try:
+            response = self.function.invoke({"Records": records})
+        except Exception:
+            log.exception(
+                "%s raised; the whole batch of %d returns after its visibility timeout",
+                config.function_id,
+                len(records),
+            )
+            response, to_delete = None, []
+        else:
+            to_delete = records_to_delete(records, response, config.report_batch_item_failures)
+        self._delete(to_delete)
+        with self._lock:
+            self.invocations += 1
+        log.info(
+            "batch %s size=%d done=%d retry=%d %.0fms",
+            config.function_id,
+            len(records),
+            len(to_delete),
+            len(records) - len(to_delete),
+            (time.monotonic() - started) * 1000,
+        )
+
+    def _delete(self, records: list[dict[str, Any]]) -> None:
+        for start in range(0, len(records), 10):
+            chunk = records[start : start + 10]
+            entries = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)]
+            answer = self._sqs.delete_message_batch(QueueUrl=self.config.queue_url, Entries=entries)
+            if answer.get("Failed"):
+                log.warning("%d deletes failed on %s", len(answer["Failed"]), self.config.queue_url)
