@@ -107,11 +107,16 @@ class LocalGateway:
         port: int,
         stage: str = "local",
     ) -> None:
+        self._configure(template, functions, stage)
+        self._server: BaseWSGIServer = make_server("127.0.0.1", port, self._wsgi, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+
+    def _configure(self, template: dict[str, Any], functions: dict[str, LocalFunction], stage: str) -> LocalGateway:
+        """Routing state only (no socket): what handle() needs."""
         self.routes = routes_from_template(template)
         self.functions = functions
         self.stage = stage
-        self._server: BaseWSGIServer = make_server("127.0.0.1", port, self._wsgi, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        return self
 
     @property
     def url(self) -> str:

@@ -1,0 +1,130 @@
+"""The e2e tier: the whole local stack (`python -m local_stack`) on free ports, driven over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class LocalStackProcess:
+    api: str
+    sink: str
+    aws: str
+    process: subprocess.Popen[str]
+    log_path: Path
+
+    def aws_client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.aws,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def sink_messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        params = {"channel": channel} if channel else None
+        messages: list[dict[str, Any]] = requests.get(f"{self.sink}/_sink/messages", params=params, timeout=5).json()[
+            "messages"
+        ]
+        return messages
+
+    def sink_requests(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = requests.get(f"{self.sink}/_sink/requests", timeout=5).json()["requests"]
+        return found
+
+    def set_faults(self, **faults: Any) -> None:
+        requests.put(f"{self.sink}/_sink/faults", json=faults, timeout=5).raise_for_status()
+
+    def metrics(self) -> dict[str, Any]:
+        answer: dict[str, Any] = requests.get(f"{self.api}/api/metrics", timeout=5).json()
+        return answer
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackProcess]:
+    ports = {"QS_API_PORT": free_port(), "QS_AWS_PORT": free_port(), "QS_SINK_PORT": free_port()}
+    log_path = tmp_path_factory.mktemp("local_stack") / "stack.log"
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}}
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        env.pop(name, None)
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_stack"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    stack = LocalStackProcess(
+        api=f"http://127.0.0.1:{ports['QS_API_PORT']}",
+        sink=f"http://127.0.0.1:{ports['QS_SINK_PORT']}",
+        aws=f"http://127.0.0.1:{ports['QS_AWS_PORT']}",
+        process=process,
+        log_path=log_path,
+    )
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"local stack exited early:\n{stack.log()}")
+        try:
+            return requests.get(f"{stack.api}/health", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until(healthy, timeout=60)
+        yield stack
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def stack(local_stack: LocalStackProcess) -> LocalStackProcess:
+    """The shared stack, with the sink emptied, faults off and metrics zeroed for this test."""
+    local_stack.set_faults(rate429=0, rate5xx=0, latencyMs=0, maxPerSecond=None, retryAfterSeconds=1, reject=[])
+    requests.delete(f"{local_stack.sink}/_sink/messages", timeout=5).raise_for_status()
+    requests.post(f"{local_stack.api}/api/metrics/reset", json={"type": "all"}, timeout=5).raise_for_status()
+    return local_stack
