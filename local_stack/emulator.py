@@ -10,8 +10,10 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 import time
 from types import FrameType
+from typing import Any
 
 
 def fast_unix_time(dt: object = None) -> float:
@@ -35,12 +37,48 @@ def apply_clock_fix() -> None:
     setattr(sqs_models, "unix_time_millis", fast_unix_time_millis)  # noqa: B010
 
 
+def serialize_receives() -> None:
+    """Make ReceiveMessage atomic per queue.
+
+    moto picks visible messages and marks them received without a lock, so two concurrent receives (five
+    pollers per queue here) can both take the same message: a duplicate AWS would not produce that way.
+    Long polling is kept, but waits outside the lock so one poller never blocks another.
+    """
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.receive_message
+    locks: dict[str, threading.Lock] = {}
+    guard = threading.Lock()
+
+    def receive_message(
+        self: SQSBackend,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> Any:
+        with guard:
+            lock = locks.setdefault(queue_name, threading.Lock())
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            with lock:
+                result = original(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            remaining = deadline - time.monotonic()
+            if result or remaining <= 0:
+                return result
+            self.get_queue(queue_name).wait_for_messages(min(0.2, remaining))  # type: ignore[arg-type]
+
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+
+
 def serve(port: int, clock_fix: bool = True) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
     if clock_fix:
         apply_clock_fix()
+    serialize_receives()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -245,3 +245,26 @@ def test_ctrl_c_stops_everything_within_a_few_seconds(tmp_path: Any) -> None:
     for port in ports.values():
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", port))  # every port is free again: nothing left running
+
+
+def test_concurrent_receives_never_hand_out_one_message_twice(stack: LocalStackProcess) -> None:
+    # moto alone lets two concurrent ReceiveMessage calls take the same message; the emulator serializes them.
+    sqs = stack.aws_client("sqs")
+    queue = sqs.create_queue(QueueName=f"race-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "300"})
+    url = queue["QueueUrl"]
+    for start in range(0, 400, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(start + i)} for i in range(10)])
+
+    def drain(_: int) -> list[str]:
+        client = stack.aws_client("sqs")
+        bodies: list[str] = []
+        while True:
+            messages = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return bodies
+            bodies.extend(m["Body"] for m in messages)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        received = [body for bodies in pool.map(drain, range(8)) for body in bodies]
+    assert len(received) == 400
+    assert len(set(received)) == 400

@@ -47,7 +47,8 @@ def channel_worker(channel: Channel) -> ChannelWorker:
     settings = get_settings()
     client = ProviderClient(
         settings.provider_url(channel),
-        new_session(settings.provider_max_workers),
+        # One invocation per process on Lambda; the local stack runs MaximumConcurrency of them in one process.
+        new_session(settings.provider_max_workers * settings.worker_max_concurrency),
         settings.provider_connect_timeout,
         settings.provider_read_timeout,
         provider_token(settings.provider_token_secret_arn),

@@ -1,0 +1,182 @@
+"""Broadcast benchmark: post N messages through the local API, release them at one instant, measure the drain.
+
+Usage: python bench/broadcast.py --channel sms [--count 2000] [--record]
+
+It talks to a running local stack (make run) at QS_API_PORT / QS_SINK_PORT, or starts one itself if none
+answers. It clears the provider sink and resets the metrics first. Every message gets the same sendAt, so
+all of them become visible in SQS together and the figures measure queue draining, not posting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+CONFIGURED_RATE = {"sms": 50.0, "email": 100.0}
+
+
+def body_for(channel: str, index: int, send_at: str) -> dict[str, Any]:
+    common = {
+        "contactId": f"bench-contact-{index}",
+        "workspaceId": f"workspace-{index % 4}",
+        "sendAt": send_at,
+        "metadata": {"source": "bench"},
+    }
+    if channel == "sms":
+        return {**common, "phoneNumber": f"+1555{index:07d}", "message": "Benchmark message"}
+    return {**common, "to": f"bench{index}@example.com", "subject": "Benchmark", "html": "<p>Benchmark</p>"}
+
+
+def max_in_window(stamps: list[float], window: float = 1.0) -> int:
+    """Largest number of stamps in any half-open window of the given length (sliding, not bucketed)."""
+    best = start = 0
+    for end, stamp in enumerate(stamps):
+        while stamp - stamps[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def stack_is_up(api: str) -> bool:
+    try:
+        return requests.get(f"{api}/health", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def start_stack(api: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-m", "local_stack", "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not stack_is_up(api):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("could not start the local stack (is a port taken? see `python -m local_stack`)")
+        time.sleep(0.3)
+    return process
+
+
+def run(channel: str, count: int, api: str, sink: str, lead: float, threads: int) -> dict[str, Any]:
+    requests.delete(f"{sink}/_sink/messages", timeout=10).raise_for_status()
+    requests.post(f"{api}/api/metrics/reset", json={"type": "all"}, timeout=10).raise_for_status()
+    send_at = datetime.now(UTC) + timedelta(seconds=lead)
+    send_at_text = send_at.isoformat()
+    route = f"{api}/api/schedule-{channel}"
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=threads))
+
+    def post(index: int) -> tuple[str, float]:
+        started = time.monotonic()
+        response = session.post(route, json=body_for(channel, index, send_at_text), timeout=30)
+        response.raise_for_status()
+        return response.json()["messageId"], time.monotonic() - started
+
+    accept_started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(post, range(count)))
+    accept_seconds = time.monotonic() - accept_started
+    ids = {message_id for message_id, _ in results}
+    latencies = sorted(latency for _, latency in results)
+
+    deadline = time.time() + lead + count / CONFIGURED_RATE[channel] * 4 + 60
+    received: list[dict[str, Any]] = []
+    while time.time() < deadline:
+        answer = requests.get(f"{sink}/_sink/messages", params={"channel": channel}, timeout=30).json()
+        received = [m for m in answer["messages"] if m["messageId"] in ids]
+        if len({m["messageId"] for m in received}) >= count:
+            break
+        time.sleep(1)
+    time.sleep(3)  # late duplicates would land now
+    answer = requests.get(f"{sink}/_sink/messages", params={"channel": channel}, timeout=30).json()
+    received = [m for m in answer["messages"] if m["messageId"] in ids]
+    stamps = sorted(m["receivedAt"] for m in received)
+    per_id = Counter(m["messageId"] for m in received)
+    drain = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
+    rate = (len(stamps) - 1) / drain if drain else 0.0
+    return {
+        "channel": channel,
+        "count": count,
+        "accept_seconds": accept_seconds,
+        "accept_p50_ms": statistics.median(latencies) * 1000,
+        "accept_p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "lead_seconds": lead,
+        "first_after_send_at": stamps[0] - send_at.timestamp() if stamps else None,
+        "drain_seconds": drain,
+        "rate": rate,
+        "configured_rate": CONFIGURED_RATE[channel],
+        "max_in_1s": max_in_window(stamps),
+        "duplicates": sum(n - 1 for n in per_id.values() if n > 1),
+        "missing": len(ids - set(per_id)),
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"channel                {result['channel']} x {result['count']}",
+            f"accept (all posts)     {result['accept_seconds']:.1f} s  "
+            f"(per request p50 {result['accept_p50_ms']:.0f} ms, p99 {result['accept_p99_ms']:.0f} ms)",
+            f"first delivery         {result['first_after_send_at']:+.2f} s after sendAt",
+            f"drain (first → last)   {result['drain_seconds']:.1f} s",
+            f"achieved rate          {result['rate']:.1f}/s = {100 * result['rate'] / result['configured_rate']:.0f} %"
+            f" of the configured {result['configured_rate']:.0f}/s",
+            f"max in any 1 s window  {result['max_in_1s']}",
+            f"duplicates             {result['duplicates']}",
+            f"missing                {result['missing']}",
+        ]
+    )
+
+
+def record(result: dict[str, Any]) -> None:
+    line = (
+        f"| {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} | {os.cpu_count()} | {platform.python_version()} "
+        f"| {result['channel']} | {result['count']} | {result['accept_seconds']:.1f} s "
+        f"| {result['drain_seconds']:.1f} s | {result['rate']:.1f}/s "
+        f"({100 * result['rate'] / result['configured_rate']:.0f} % of {result['configured_rate']:.0f}) "
+        f"| {result['max_in_1s']} | {result['duplicates']} | {result['missing']} |\n"
+    )
+    with RESULTS.open("a") as handle:
+        handle.write(line)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--channel", choices=["sms", "email"], default="sms")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--api", default=f"http://127.0.0.1:{os.environ.get('QS_API_PORT', '3000')}")
+    parser.add_argument("--sink", default=f"http://127.0.0.1:{os.environ.get('QS_SINK_PORT', '3001')}")
+    parser.add_argument("--lead", type=float, help="seconds from now to the common sendAt (default: count / 50 + 10)")
+    parser.add_argument("--threads", type=int, default=8, help="concurrent posting requests")
+    parser.add_argument("--record", action="store_true", help=f"append the result to {RESULTS.relative_to(ROOT)}")
+    args = parser.parse_args()
+    lead = args.lead if args.lead is not None else args.count / 50 + 10
+    process = None if stack_is_up(args.api) else start_stack(args.api)
+    try:
+        result = run(args.channel, args.count, args.api, args.sink, lead, args.threads)
+    finally:
+        if process is not None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=15)
+    print(report(result))
+    if result["first_after_send_at"] is not None and result["accept_seconds"] > lead:
+        print("warning: posting took longer than the lead; raise --lead so drain, not posting, is measured")
+    if args.record:
+        record(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
