@@ -15,24 +15,10 @@ from typing import Any
 import requests
 
 from tests.e2e.conftest import ROOT, LocalStackProcess, wait_until
+from tests.support.seeds import seed_body
 
-SEED_SMS: dict[str, Any] = {
-    "phoneNumber": "+1234567890",
-    "message": "Your message content",
-    "contactId": "contact-uuid",
-    "workspaceId": "workspace-123",
-    "delay": 0,
-    "metadata": {"source": "campaign", "campaignId": "campaign-uuid"},
-}
-SEED_EMAIL: dict[str, Any] = {
-    "to": "recipient@example.com",
-    "subject": "Email subject",
-    "html": "<p>Email content</p>",
-    "contactId": "contact-uuid",
-    "workspaceId": "workspace-123",
-    "delay": 0,
-    "metadata": {"source": "campaign", "campaignId": "campaign-uuid"},
-}
+SEED_SMS = seed_body("api_schedule_sms", workspaceId="workspace-123")
+SEED_EMAIL = seed_body("api_schedule_email", workspaceId="workspace-123")
 
 
 def post(stack: LocalStackProcess, route: str, body: dict[str, Any]) -> str:

@@ -11,16 +11,12 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Stack
-from tests.support.events import api_event, load_event
+from tests.support.events import api_event
+from tests.support.seeds import seed_body
 
 
 def body_of(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
-
-
-def seed_body(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(load_event(name)["body"])
-    return loaded
 
 
 def test_seed_sms_is_accepted_and_queued_with_its_group(stack: Stack) -> None:

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -78,7 +79,9 @@ class Recorder:
         return [record for event in self.events for record in event["Records"]]
 
 
-def run_poller(sqs: Any, url: str, arn: str, handler: Recorder, **overrides: Any) -> QueuePoller:
+@contextmanager
+def polling(sqs: Any, url: str, arn: str, handler: Recorder, **overrides: Any) -> Iterator[QueuePoller]:
+    """A started poller for the queue, stopped when the block ends."""
     settings = {
         "function_id": "Fn",
         "queue_url": url,
@@ -90,7 +93,12 @@ def run_poller(sqs: Any, url: str, arn: str, handler: Recorder, **overrides: Any
         **overrides,
     }
     function = LocalFunction("Fn", loader=lambda n: handler, timeout_seconds=30, memory_mb=128)
-    return QueuePoller(MappingConfig(**settings), function, sqs).start()
+    poller = QueuePoller(MappingConfig(**settings), function, sqs).start()
+    try:
+        yield poller
+    finally:
+        poller.stop()
+        poller.join(3)
 
 
 def send(sqs: Any, url: str, count: int) -> None:
@@ -112,12 +120,8 @@ def test_batches_fill_up_to_batch_size_and_everything_is_deleted(sqs: Any) -> No
     url, arn = make_queue(sqs, "q1")
     send(sqs, url, 45)
     handler = Recorder()
-    poller = run_poller(sqs, url, arn, handler, batch_size=20, maximum_concurrency=1)
-    try:
+    with polling(sqs, url, arn, handler, batch_size=20, maximum_concurrency=1):
         wait_for(lambda: len(handler.records) == 45 and depth(sqs, url) == 0)
-    finally:
-        poller.stop()
-        poller.join(3)
     sizes = [len(event["Records"]) for event in handler.events]
     assert max(sizes) <= 20
     assert sizes[0] == 20
@@ -147,13 +151,9 @@ def test_only_reported_failures_stay_and_reach_the_dlq_after_max_receives(sqs: A
 
     send(sqs, url, 6)
     handler = Recorder(answer=fail_odd)
-    poller = run_poller(sqs, url, arn, handler, batching_window_seconds=0.2)
     dlq_url = sqs.get_queue_url(QueueName="q2-dlq")["QueueUrl"]
-    try:
+    with polling(sqs, url, arn, handler, batching_window_seconds=0.2):
         wait_for(lambda: depth(sqs, dlq_url) == 3, timeout=15)
-    finally:
-        poller.stop()
-        poller.join(3)
     numbers = [json.loads(r["body"])["n"] for r in handler.records]
     # Even messages were deleted after one delivery; odd ones were delivered twice, then dead-lettered.
     assert sorted(n for n in numbers if n % 2 == 0) == [0, 2, 4]
@@ -169,13 +169,9 @@ def test_a_raising_handler_deletes_nothing(sqs: Any) -> None:
 
     send(sqs, url, 3)
     handler = Recorder(answer=boom)
-    poller = run_poller(sqs, url, arn, handler, maximum_concurrency=1)
-    try:
+    with polling(sqs, url, arn, handler, maximum_concurrency=1):
         wait_for(lambda: len(handler.records) == 3)
         time.sleep(0.3)
-    finally:
-        poller.stop()
-        poller.join(3)
     assert depth(sqs, url) == 3
 
 
@@ -183,13 +179,9 @@ def test_malformed_failure_response_counts_as_complete_failure(sqs: Any) -> None
     url, arn = make_queue(sqs, "q4", visibility=30)
     send(sqs, url, 2)
     handler = Recorder(answer={"batchItemFailures": [{"itemIdentifier": ""}]})
-    poller = run_poller(sqs, url, arn, handler, maximum_concurrency=1)
-    try:
+    with polling(sqs, url, arn, handler, maximum_concurrency=1):
         wait_for(lambda: len(handler.records) == 2)
         time.sleep(0.3)
-    finally:
-        poller.stop()
-        poller.join(3)
     assert depth(sqs, url) == 2
 
 
@@ -197,12 +189,8 @@ def test_concurrency_never_exceeds_maximum_concurrency(sqs: Any) -> None:
     url, arn = make_queue(sqs, "q5")
     send(sqs, url, 30)
     handler = Recorder(delay=0.3)
-    poller = run_poller(sqs, url, arn, handler, batch_size=2, batching_window_seconds=0, maximum_concurrency=3)
-    try:
+    with polling(sqs, url, arn, handler, batch_size=2, batching_window_seconds=0, maximum_concurrency=3):
         wait_for(lambda: len(handler.records) == 30 and depth(sqs, url) == 0, timeout=15)
-    finally:
-        poller.stop()
-        poller.join(3)
     assert handler.peak == 3
 
 

@@ -11,16 +11,14 @@ import pytest
 
 from tests.integration.conftest import Stack
 from tests.support.events import api_event, load_event, sqs_event_from_messages
-
-SMS_SEED: dict[str, Any] = json.loads(load_event("api_schedule_sms")["body"])
-EMAIL_SEED: dict[str, Any] = json.loads(load_event("api_schedule_email")["body"])
+from tests.support.seeds import SEED_EMAIL, SEED_SMS
 
 
 def post_sms(stack: Stack, count: int, workspaces: tuple[str, ...] = ("workspace-123", "workspace-456")) -> list[str]:
     ids = []
     for index in range(count):
         body = {
-            **SMS_SEED,
+            **SEED_SMS,
             "phoneNumber": f"+1555{index:07d}",
             "contactId": f"contact-{index}",
             "workspaceId": workspaces[index % len(workspaces)],
@@ -175,7 +173,7 @@ def test_rate_limited_records_come_back_after_retry_after(stack: Stack) -> None:
 
 
 def test_email_worker_sends_the_email_contract(stack: Stack) -> None:
-    body = {**EMAIL_SEED, "text": "Email content"}
+    body = {**SEED_EMAIL, "text": "Email content"}
     response = stack.api.invoke(api_event("api_schedule_email", body))
     message_id = json.loads(response["body"])["messageId"]
     result = stack.email_worker.invoke(stack.receive_event("EmailQueue", 100))

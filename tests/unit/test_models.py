@@ -8,24 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from queue_services.models import MetricsResetRequest, ScheduleEmailRequest, ScheduleSmsRequest
-
-SEED_SMS: dict[str, Any] = {
-    "phoneNumber": "+1234567890",
-    "message": "Your message content",
-    "contactId": "contact-uuid",
-    "workspaceId": "workspace-id",
-    "delay": 0,
-    "metadata": {"source": "campaign", "campaignId": "campaign-uuid"},
-}
-SEED_EMAIL: dict[str, Any] = {
-    "to": "recipient@example.com",
-    "subject": "Email subject",
-    "html": "<p>Email content</p>",
-    "contactId": "contact-uuid",
-    "workspaceId": "workspace-id",
-    "delay": 0,
-    "metadata": {"source": "campaign", "campaignId": "campaign-uuid"},
-}
+from tests.support.seeds import SEED_EMAIL, SEED_SMS
 
 
 def bad_fields(model: type[ScheduleSmsRequest | ScheduleEmailRequest], body: dict[str, Any]) -> set[str]:
