@@ -171,6 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _SinkServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # bursts of parallel sends must not hit a full accept backlog
     state: SinkState
 
 

@@ -77,7 +77,7 @@ def stack(sink: ProviderSink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack
             monkeypatch.setenv(name, value)
         # Short provider timeouts so the timeout case is quick; the classification is what is under test.
         monkeypatch.setenv("PROVIDER_READ_TIMEOUT_SECONDS", "0.5")
-        monkeypatch.setenv("PROVIDER_CONNECT_TIMEOUT_SECONDS", "0.5")
+        monkeypatch.setenv("PROVIDER_CONNECT_TIMEOUT_SECONDS", "3")
         # Pacing has its own test at the template's rates; elsewhere it would only make the suite slow.
         monkeypatch.setenv("SMS_RATE_PER_SECOND", "5000")
         monkeypatch.setenv("EMAIL_RATE_PER_SECOND", "5000")

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from queue_services.delivery import (
+    EXPIRED,
     BatchSender,
     OutcomeKind,
     count_outcomes,
     group_by_workspace,
     interleave_workspaces,
+    make_send_once,
 )
 from queue_services.errors import PermanentProviderError, RateLimitedError, TransientProviderError
 from queue_services.models import Counters, ProviderReceipt, QueuedMessage, QueuedSms
-from queue_services.ratelimit import IntervalPacer
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
@@ -33,8 +36,35 @@ def sms(index: int, workspace: str) -> QueuedSms:
 
 
 class Unlimited:
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+
     def acquire(self, deadline: float) -> bool:
         return True
+
+    def slow_down(self, pause_seconds: float) -> None:
+        self.pauses.append(pause_seconds)
+
+
+class Budget:
+    """Grants a fixed number of calls, then none (as a limiter whose next slot is past the deadline)."""
+
+    def __init__(self, calls: int) -> None:
+        self.left = calls
+        self.lock = threading.Lock()
+
+    def acquire(self, deadline: float) -> bool:
+        with self.lock:
+            self.left -= 1
+            return self.left >= 0
+
+    def slow_down(self, pause_seconds: float) -> None:
+        pass
+
+
+def sender(send: Callable[[QueuedMessage], ProviderReceipt], limiter: Any = None, workers: int = 4) -> BatchSender:
+    chosen = limiter if limiter is not None else Unlimited()
+    return BatchSender(make_send_once(send, 1.0), lambda: chosen, max_workers=workers)
 
 
 def test_group_by_workspace_keeps_arrival_order() -> None:
@@ -66,7 +96,7 @@ def test_send_all_returns_one_outcome_per_message_in_order() -> None:
         return ProviderReceipt(messageId=f"p-{message.message_id}")
 
     messages = [sms(i, "a" if i % 2 else "b") for i in range(5)]
-    outcomes = BatchSender(send, Unlimited, max_workers=4).send_all(messages, time.monotonic() + 10)
+    outcomes = sender(send).send_all(messages, time.monotonic() + 10)
 
     assert [o.message_id for o in outcomes] == ["m0", "m1", "m2", "m3", "m4"]
     assert [o.kind for o in outcomes] == [
@@ -98,7 +128,7 @@ def test_sends_run_in_parallel_on_a_bounded_pool() -> None:
         return ProviderReceipt()
 
     messages = [sms(i, f"ws{i % 3}") for i in range(12)]
-    BatchSender(send, Unlimited, max_workers=4).send_all(messages, time.monotonic() + 10)
+    sender(send).send_all(messages, time.monotonic() + 10)
     assert peak == 4
 
 
@@ -109,15 +139,53 @@ def test_messages_without_a_rate_slot_before_the_deadline_are_deferred_not_faile
         sent.append(message.message_id)
         return ProviderReceipt()
 
-    # 10 per second and a 0.25 s budget: the slots at 0, 0.1 and 0.2 s fit, the rest do not.
-    pacer = IntervalPacer(10)
-    messages = [sms(i, "a") for i in range(6)]
-    outcomes = BatchSender(send, lambda: pacer, max_workers=6).send_all(messages, time.monotonic() + 0.25)
+    outcomes = sender(send, Budget(3), workers=6).send_all([sms(i, "a") for i in range(6)], time.monotonic() + 1)
     kinds = [o.kind for o in outcomes]
     assert kinds.count(OutcomeKind.SENT) == 3
     assert kinds.count(OutcomeKind.DEFERRED) == 3
     assert len(sent) == 3
     assert count_outcomes(outcomes) == {"a": Counters(total=3, success=3)}
+
+
+def test_a_429_slows_the_whole_channel_down_for_retry_after() -> None:
+    def send(message: QueuedMessage) -> ProviderReceipt:
+        raise RateLimitedError("HTTP 429", 429, retry_after=3)
+
+    limiter = Unlimited()
+    outcomes = sender(send, limiter).send_all([sms(0, "a")], time.monotonic() + 1)
+    assert outcomes[0].kind is OutcomeKind.RATE_LIMITED
+    assert limiter.pauses == [3]
+
+
+def test_expired_messages_are_failed_without_a_provider_call() -> None:
+    calls: list[str] = []
+
+    def send(message: QueuedMessage) -> ProviderReceipt:
+        calls.append(message.message_id)
+        return ProviderReceipt()
+
+    stale = sms(0, "a").model_copy(update={"expires_at": NOW - timedelta(seconds=1)})
+    fresh = sms(1, "a").model_copy(update={"expires_at": datetime.now(UTC) + timedelta(minutes=5)})
+    outcomes = sender(send).send_all([stale, fresh], time.monotonic() + 1)
+    assert [(o.kind, o.reason) for o in outcomes] == [(OutcomeKind.PERMANENT, EXPIRED), (OutcomeKind.SENT, None)]
+    assert calls == ["m1"]
+    assert count_outcomes(outcomes) == {"a": Counters(total=2, success=1, failed=1)}
+
+
+def test_replayed_sends_are_not_counted_twice() -> None:
+    first_attempts: dict[str, str] = {}
+
+    def remembering_send_once(**kwargs: Any) -> dict[str, Any]:
+        # What the idempotency layer answers for a message sent before: the first call's result.
+        message_id = kwargs["payload"]["messageId"]
+        first_attempts.setdefault(message_id, kwargs["attempt_id"])
+        return {"providerMessageId": "p", "attemptId": first_attempts[message_id]}
+
+    batch_sender = BatchSender(remembering_send_once, Unlimited, max_workers=2)
+    first = batch_sender.send_all([sms(0, "a")], time.monotonic() + 1)
+    again = batch_sender.send_all([sms(0, "a")], time.monotonic() + 1)
+    assert (first[0].replayed, again[0].replayed) == (False, True)
+    assert count_outcomes(again) == {}
 
 
 def test_count_outcomes_follows_the_metric_meanings() -> None:
@@ -132,7 +200,7 @@ def test_count_outcomes_follows_the_metric_meanings() -> None:
         return ProviderReceipt()
 
     messages = [sms(0, "a"), sms(1, "a"), sms(2, "b"), sms(3, "b"), sms(4, "a")]
-    outcomes = BatchSender(send, Unlimited, max_workers=2).send_all(messages, time.monotonic() + 10)
+    outcomes = sender(send, workers=2).send_all(messages, time.monotonic() + 10)
     assert count_outcomes(outcomes) == {
         "a": Counters(total=2, success=1, failed=1, rate_limited=1),
         "b": Counters(total=1, success=1),

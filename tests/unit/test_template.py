@@ -59,7 +59,9 @@ def test_send_queues_have_their_own_dead_letter_queue(queue_id: str, name: str, 
     queue, dlq = props(queue_id), props(dlq_id)
     assert queue["QueueName"] == name
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
-    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+    assert TEMPLATE["Parameters"]["MaxReceiveCount"]["MinValue"] >= 5
+    assert TEMPLATE["Parameters"]["MaxReceiveCount"]["Default"] > TEMPLATE["Parameters"]["RetryMaxAttempts"]["Default"]
     assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
     assert queue["SqsManagedSseEnabled"] is True
     assert dlq["SqsManagedSseEnabled"] is True
@@ -111,3 +113,17 @@ def test_api_routes_reach_the_api_function() -> None:
 
 def test_outputs_name_the_api_and_queues() -> None:
     assert {"ApiUrl", "SmsQueueUrl", "EmailQueueUrl"} <= set(TEMPLATE["Outputs"])
+
+
+def test_limiter_and_idempotency_tables_clean_up_by_ttl() -> None:
+    assert props("RateLimitTable")["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    idempotency = props("IdempotencyTable")
+    assert idempotency["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert idempotency["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+@pytest.mark.parametrize("function_id", WORKERS)
+def test_idempotency_in_progress_expires_before_the_message_reappears(function_id: str) -> None:
+    # In-progress records expire with the invocation (register_lambda_context): the function timeout.
+    queue = props(WORKERS[function_id][0])
+    assert function_setting(TEMPLATE, function_id, "Timeout") < queue["VisibilityTimeout"]

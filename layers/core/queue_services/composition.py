@@ -5,17 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache, lru_cache
 
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
 from queue_services.aws_clients import aws_client
 from queue_services.channels import Channel
-from queue_services.delivery import BatchSender
+from queue_services.delivery import BatchSender, make_send_once
 from queue_services.intake import MessageIntake
 from queue_services.metrics import MetricsStore
 from queue_services.providers import ProviderClient, new_session
 from queue_services.queueing import SendQueue
-from queue_services.ratelimit import IntervalPacer
+from queue_services.ratelimit import DynamoDbSlotClaimer, SharedRateLimiter, SlotPlan
 from queue_services.retry import RetryPolicy
 from queue_services.settings import get_settings
-from queue_services.worker import ChannelWorker
+from queue_services.worker import ChannelWorker, RetryQueues
 
 
 @cache
@@ -43,6 +49,13 @@ def provider_token(secret_arn: str) -> Callable[[], str | None] | None:
 
 
 @cache
+def slot_claimer(channel: Channel) -> DynamoDbSlotClaimer:
+    settings = get_settings()
+    plan = SlotPlan.for_rate(settings.rate_per_second(channel))
+    return DynamoDbSlotClaimer(aws_client("dynamodb"), settings.rate_limit_table_name, str(channel), plan)
+
+
+@cache
 def channel_worker(channel: Channel) -> ChannelWorker:
     settings = get_settings()
     client = ProviderClient(
@@ -53,15 +66,40 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         settings.provider_read_timeout,
         provider_token(settings.provider_token_secret_arn),
     )
-    # Each of the MaximumConcurrency invocations paces itself at its share of the channel rate.
-    share = settings.rate_per_second(channel) / settings.worker_max_concurrency
-    sender = BatchSender(client.send, lambda: IntervalPacer(share), settings.provider_max_workers)
-    margin = settings.provider_connect_timeout + settings.provider_read_timeout + 1.0
-    retry_policy = RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds)
-    return ChannelWorker(channel, sender, metrics_store(), send_queue(channel), retry_policy, margin)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table_name, boto3_client=aws_client("dynamodb")
+    )
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="messageId",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings.idempotency_expiry_seconds,
+    )
+    send_once = idempotent_function(
+        data_keyword_argument="payload",
+        persistence_store=persistence,
+        config=idempotency,
+        key_prefix=f"send-{channel}",
+    )(make_send_once(client.send, settings.retry_base_seconds))
+    claimer = slot_claimer(channel)
+    sender = BatchSender(send_once, lambda: SharedRateLimiter(claimer), settings.provider_max_workers)
+    queues = RetryQueues(
+        send=send_queue(channel),
+        dead_letter=SendQueue(aws_client("sqs"), settings.dead_letter_queue_url(channel)),
+        max_receive_count=settings.max_receive_count,
+    )
+    return ChannelWorker(
+        channel,
+        sender,
+        metrics_store(),
+        queues,
+        RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds, settings.retry_max_attempts),
+        safety_margin_seconds=settings.provider_connect_timeout + settings.provider_read_timeout + 1.0,
+        # In-progress idempotency records then expire with the invocation, well inside the visibility timeout.
+        on_invocation=idempotency.register_lambda_context,
+    )
 
 
 def reset() -> None:
     """Forget every built object (tests change settings and moto contexts between cases)."""
-    for cached in (send_queue, metrics_store, message_intake, channel_worker, get_settings):
+    for cached in (send_queue, metrics_store, message_intake, slot_claimer, channel_worker, get_settings):
         cached.cache_clear()

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import itertools
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any, Protocol
 
-from queue_services.errors import PermanentProviderError, ProviderError, RateLimitedError, TransientProviderError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
+
+from queue_services.errors import (
+    PermanentProviderError,
+    ProviderError,
+    QueueServicesError,
+    RateLimitedError,
+    TransientProviderError,
+)
 from queue_services.masking import mask_recipient
 from queue_services.models import Counters, ProviderReceipt, QueuedMessage
 from queue_services.observability import logger
 from queue_services.ratelimit import RateLimiter
+
+EXPIRED = "expired"
 
 
 class OutcomeKind(StrEnum):
@@ -38,6 +54,8 @@ class DeliveryOutcome:
     reason: str | None = None
     provider_message_id: str | None = None
     retry_after: float | None = None
+    # Sent by an earlier delivery of the same message (the idempotency record answered); not counted again.
+    replayed: bool = False
 
 
 def outcome_for_error(message: QueuedMessage, error: ProviderError) -> DeliveryOutcome:
@@ -72,6 +90,8 @@ def count_outcomes(outcomes: Iterable[DeliveryOutcome]) -> dict[str, Counters]:
     """Per-workspace counters of DESIGN §3 (deferred messages count nowhere: they were not attempted)."""
     counts: dict[str, Counters] = defaultdict(Counters)
     for outcome in outcomes:
+        if outcome.replayed:
+            continue
         step = Counters(
             success=int(outcome.kind is OutcomeKind.SENT),
             failed=int(outcome.kind is OutcomeKind.PERMANENT),
@@ -82,19 +102,54 @@ def count_outcomes(outcomes: Iterable[DeliveryOutcome]) -> dict[str, Counters]:
     return dict(counts)
 
 
-SendFunction = Callable[[QueuedMessage], ProviderReceipt]
+class NoRateSlot(QueueServicesError):
+    """No rate-limit slot within the invocation's time budget: the message was not attempted."""
+
+
+class SendOnce(Protocol):
+    """Sends one message at most once (Powertools Idempotency keyed by messageId), the rate-limit acquire
+    included; returns {"providerMessageId", "attemptId"} of the call that did send it."""
+
+    def __call__(
+        self, *, payload: dict[str, Any], message: QueuedMessage, limiter: RateLimiter, deadline: float, attempt_id: str
+    ) -> dict[str, Any]: ...
+
+
+def make_send_once(send: Callable[[QueuedMessage], ProviderReceipt], default_pause_seconds: float) -> SendOnce:
+    """The body of the idempotent unit: wait for a slot, call the provider, slow the channel on a 429."""
+
+    def send_once(
+        *, payload: dict[str, Any], message: QueuedMessage, limiter: RateLimiter, deadline: float, attempt_id: str
+    ) -> dict[str, Any]:
+        if not limiter.acquire(deadline):
+            raise NoRateSlot("no rate-limit slot before the invocation's deadline")
+        try:
+            receipt = send(message)
+        except RateLimitedError as error:
+            limiter.slow_down(error.retry_after if error.retry_after is not None else default_pause_seconds)
+            raise
+        return {"providerMessageId": receipt.provider_message_id, "attemptId": attempt_id}
+
+    return send_once
 
 
 class BatchSender:
-    """Sends one batch through a provider on a bounded thread pool, each call gated by a rate limiter.
+    """Sends one batch on a bounded thread pool; every message goes through the idempotent send_once.
 
-    new_limiter is called once per batch: the limiter paces one invocation (see ratelimit.IntervalPacer).
+    new_limiter is called once per batch: the invocation's handle on the channel's shared limiter.
     """
 
-    def __init__(self, send: SendFunction, new_limiter: Callable[[], RateLimiter], max_workers: int) -> None:
-        self._send = send
+    def __init__(
+        self,
+        send_once: SendOnce,
+        new_limiter: Callable[[], RateLimiter],
+        max_workers: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._send_once = send_once
         self._new_limiter = new_limiter
         self._max_workers = max_workers
+        self._clock = clock
 
     def send_all(self, messages: Sequence[QueuedMessage], deadline: float) -> list[DeliveryOutcome]:
         """One outcome per message, in the order given. deadline is a time.monotonic() value."""
@@ -105,27 +160,14 @@ class BatchSender:
         ordered = interleave_workspaces(group_by_workspace(messages))
         outcomes: list[DeliveryOutcome | None] = [None] * len(messages)
         with ThreadPoolExecutor(max_workers=min(self._max_workers, len(ordered)), thread_name_prefix="send") as pool:
-            for message, outcome in zip(
-                ordered, pool.map(lambda m: self._send_one(m, limiter, deadline), ordered), strict=True
-            ):
+            results = pool.map(lambda m: self._send_one(m, limiter, deadline), ordered)
+            for message, outcome in zip(ordered, results, strict=True):
                 outcomes[order[id(message)]] = outcome
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _send_one(self, message: QueuedMessage, limiter: RateLimiter, deadline: float) -> DeliveryOutcome:
-        if not limiter.acquire(deadline):
-            return DeliveryOutcome(message.message_id, message.workspace_id, OutcomeKind.DEFERRED, "no time left")
         started = time.monotonic()
-        try:
-            receipt = self._send(message)
-        except ProviderError as error:
-            outcome = outcome_for_error(message, error)
-        else:
-            outcome = DeliveryOutcome(
-                message.message_id,
-                message.workspace_id,
-                OutcomeKind.SENT,
-                provider_message_id=receipt.provider_message_id,
-            )
+        outcome = self._attempt(message, limiter, deadline)
         logger.info(
             "provider call",
             extra={
@@ -133,8 +175,38 @@ class BatchSender:
                 "workspace_id": message.workspace_id,
                 "to": mask_recipient(message.to),
                 "outcome": str(outcome.kind),
+                "replayed": outcome.replayed,
                 "reason": outcome.reason,
                 "ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
         return outcome
+
+    def _attempt(self, message: QueuedMessage, limiter: RateLimiter, deadline: float) -> DeliveryOutcome:
+        ids = (message.message_id, message.workspace_id)
+        if message.is_expired(self._clock()):
+            return DeliveryOutcome(*ids, OutcomeKind.PERMANENT, EXPIRED)
+        attempt_id = uuid.uuid4().hex
+        try:
+            result = self._send_once(
+                payload={"messageId": message.message_id},
+                message=message,
+                limiter=limiter,
+                deadline=deadline,
+                attempt_id=attempt_id,
+            )
+        except NoRateSlot:
+            return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "no rate-limit slot in time")
+        except IdempotencyAlreadyInProgressError:
+            # Another delivery of the same message is sending it right now; look again shortly.
+            return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "being sent by another delivery")
+        except ProviderError as error:
+            return outcome_for_error(message, error)
+        except IdempotencyPersistenceLayerError as error:
+            return DeliveryOutcome(*ids, OutcomeKind.TRANSIENT, f"idempotency store: {type(error).__name__}")
+        return DeliveryOutcome(
+            *ids,
+            OutcomeKind.SENT,
+            provider_message_id=result.get("providerMessageId"),
+            replayed=result.get("attemptId") != attempt_id,
+        )

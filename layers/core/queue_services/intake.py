@@ -17,11 +17,12 @@ from queue_services.models import (
     ScheduleSmsRequest,
 )
 from queue_services.queueing import SendQueue
-from queue_services.scheduling import iso_utc, plan_delivery
+from queue_services.scheduling import iso_utc, plan_delivery, resolve_expiry
 
 
 def build_queued_message(request: ScheduleRequest, message_id: str, now: datetime, send_at: datetime) -> QueuedMessage:
     common = {
+        "expires_at": resolve_expiry(request.expires_at, request.ttl_seconds, now, send_at),
         "message_id": message_id,
         "workspace_id": request.workspace_id,
         "contact_id": request.contact_id,

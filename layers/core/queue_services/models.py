@@ -13,6 +13,7 @@ from queue_services.validation import check_metadata, normalize_email_address, n
 
 MAX_SQS_DELAY_SECONDS = 900
 MAX_SQS_DELAY_MS = MAX_SQS_DELAY_SECONDS * 1000
+MAX_TTL_SECONDS = 4 * 24 * 3600  # SQS keeps a message four days; a longer freshness limit means nothing
 
 # MessageGroupId accepts printable ASCII up to 128 characters; the workspace id becomes the group id.
 WorkspaceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
@@ -42,6 +43,9 @@ class _ScheduleRequest(CamelModel):
     delay: DelayMs | None = None
     send_at: AwareDatetime | None = None
     metadata: Metadata = Field(default_factory=dict)
+    # Freshness (one-time codes): not sent after this instant; counted failed with reason "expired".
+    expires_at: AwareDatetime | None = None
+    ttl_seconds: Annotated[int, Field(ge=1, le=MAX_TTL_SECONDS)] | None = None
 
 
 class ScheduleSmsRequest(_ScheduleRequest):
@@ -81,6 +85,13 @@ class _QueuedMessageBase(CamelModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     send_at: datetime
+    expires_at: datetime | None = None
+    # Deliveries before this copy was queued (a re-queued or dead-lettered copy), and why the last one failed.
+    attempts: int = 0
+    last_error: str | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 class QueuedSms(_QueuedMessageBase):

@@ -34,6 +34,30 @@ class SendQueue:
             raise DependencyUnavailable(f"could not enqueue on {self._queue_url}: {type(exc).__name__}") from exc
         return str(response["MessageId"])
 
+    def enqueue_many(self, messages: dict[str, tuple[QueuedMessage, int]]) -> set[str]:
+        """Send copies (key -> (message, DelaySeconds)) ten per call; return the keys that were accepted."""
+        accepted: set[str] = set()
+        items = list(messages.items())
+        for start in range(0, len(items), 10):
+            chunk = dict(items[start : start + 10])
+            entries = [
+                {
+                    "Id": str(index),
+                    "MessageBody": json.dumps(message.to_wire(), separators=(",", ":")),
+                    "DelaySeconds": min(delay, MAX_SQS_DELAY_SECONDS),
+                    "MessageGroupId": message.workspace_id,
+                }
+                for index, (message, delay) in enumerate(chunk.values())
+            ]
+            keys = list(chunk)
+            try:
+                answer = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning("could not re-queue copies", extra={"error": type(exc).__name__, "count": len(entries)})
+                continue
+            accepted.update(keys[int(entry["Id"])] for entry in answer.get("Successful", []))
+        return accepted
+
     def delay_redelivery(self, delays: dict[str, int]) -> None:
         """Set the visibility timeout of received messages (receipt handle -> seconds), ten per call.
 

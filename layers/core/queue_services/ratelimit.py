@@ -1,11 +1,14 @@
-"""Rate limiting of provider calls: the RateLimiter seam and the per-invocation pacer behind it."""
+"""Rate limiting of provider calls: one limit per channel shared by every invocation (DynamoDB slots)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
 
 
 class RateLimiter(Protocol):
@@ -18,40 +21,174 @@ class RateLimiter(Protocol):
         """
         ...
 
+    def slow_down(self, pause_seconds: float) -> None:
+        """The provider said 429: every sender of the channel pauses, then recovers gradually."""
+        ...
 
-class IntervalPacer:
-    """Spaces calls evenly at rate_per_second within one process (thread-safe).
 
-    Each concurrent Lambda invocation gets its share of the channel rate (rate / MaximumConcurrency), so
-    together they never exceed it. Slots are reserved under the lock and waited for outside it.
+@dataclass(frozen=True)
+class SlotPlan:
+    """How a channel's rate is cut into time slots: tokens_per_slot calls in each of slots_per_second slots.
+
+    Calls are made only inside their slot, so any sliding 1 s window meets at most slots_per_second + 1
+    slots: rate + tokens_per_slot calls, 1.1 x rate at most when the rate is a multiple of 10.
+    """
+
+    tokens_per_slot: int
+    slots_per_second: int
+
+    @classmethod
+    def for_rate(cls, rate_per_second: float) -> SlotPlan:
+        tokens = max(1, round(rate_per_second / 10))
+        return cls(tokens_per_slot=tokens, slots_per_second=max(1, int(rate_per_second // tokens)))
+
+    @property
+    def slot_seconds(self) -> float:
+        return 1.0 / self.slots_per_second
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: float  # epoch seconds
+    end: float
+
+
+class SlotClaimer(Protocol):
+    """Hands out the channel's time slots, each to exactly one claimer, across every concurrent invocation."""
+
+    plan: SlotPlan
+
+    def claim(self, earliest: float, latest: float) -> Slot | None: ...
+
+    def slow_down(self, now: float, pause_seconds: float) -> None: ...
+
+
+# After a 429 the channel pauses for Retry-After, then recovers over these seconds (share of slots usable).
+RECOVERY_STEPS = (0.25, 0.5, 0.75)
+
+
+class DynamoDbSlotClaimer:
+    """Slot claims on one DynamoDB item per channel and second (time in the key, TTL only for clean-up).
+
+    The item's `next` is the first unclaimed slot of that second; a claim sets it past the claimed slot
+    with a condition on its old value (optimistic concurrency), so slots go out in time order and once.
+    `cap`, written after a provider 429, lowers how many slots of a second may be claimed: that is how
+    every worker of the channel slows down together.
+    """
+
+    def __init__(self, dynamodb_client: Any, table_name: str, channel: str, plan: SlotPlan) -> None:
+        self._ddb = dynamodb_client
+        self._table = table_name
+        self._pk = f"RATE#{channel}"
+        self.plan = plan
+        self.writes = 0
+
+    def _key(self, second: int) -> dict[str, Any]:
+        return {"pk": {"S": self._pk}, "sk": {"S": str(second)}}
+
+    def claim(self, earliest: float, latest: float) -> Slot | None:
+        plan = self.plan
+        second = int(earliest)
+        index = int((earliest - second) * plan.slots_per_second)
+        taken: int | None = None  # the item's `next` as last seen; None = not set yet
+        cap = plan.slots_per_second
+        while True:
+            slot_index = max(taken or 0, index)
+            if slot_index >= cap:
+                second, index, taken, cap = second + 1, 0, None, plan.slots_per_second
+                continue
+            start = second + slot_index * plan.slot_seconds
+            if start > latest:
+                return None
+            condition = "attribute_not_exists(#next)" if taken is None else "#next = :taken"
+            values: dict[str, Any] = {
+                ":next": {"N": str(slot_index + 1)},
+                ":slot": {"N": str(slot_index)},
+                ":expires": {"N": str(second + 3600)},
+            }
+            if taken is not None:
+                values[":taken"] = {"N": str(taken)}
+            self.writes += 1
+            try:
+                self._ddb.update_item(
+                    TableName=self._table,
+                    Key=self._key(second),
+                    UpdateExpression="SET #next = :next, expiresAt = :expires",
+                    ConditionExpression=f"({condition}) AND (attribute_not_exists(#cap) OR #cap > :slot)",
+                    ExpressionAttributeNames={"#next": "next", "#cap": "cap"},
+                    ExpressionAttributeValues=values,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                item = exc.response.get("Item") or {}
+                taken = int(item["next"]["N"]) if "next" in item else None
+                cap = int(item["cap"]["N"]) if "cap" in item else plan.slots_per_second
+                if taken is None and cap > slot_index:
+                    cap = slot_index  # lost a race that left no trace; move on rather than spin
+                continue
+            return Slot(start, start + plan.slot_seconds)
+
+    def slow_down(self, now: float, pause_seconds: float) -> None:
+        """No slots until the pause ends (whole seconds), then a gradual return to the full rate."""
+        plan = self.plan
+        first = int(now)
+        last_paused = int(now + max(pause_seconds, plan.slot_seconds))
+        caps = {first: int((now - first) * plan.slots_per_second)}
+        caps.update({second: 0 for second in range(first + 1, last_paused + 1)})
+        for step, share in enumerate(RECOVERY_STEPS, start=1):
+            caps[last_paused + step] = max(1, int(plan.slots_per_second * share))
+        for second, cap in caps.items():
+            self.writes += 1
+            try:
+                self._ddb.update_item(
+                    TableName=self._table,
+                    Key=self._key(second),
+                    UpdateExpression="SET #cap = :cap, expiresAt = :expires",
+                    ConditionExpression="attribute_not_exists(#cap) OR #cap > :cap",
+                    ExpressionAttributeNames={"#cap": "cap"},
+                    ExpressionAttributeValues={":cap": {"N": str(cap)}, ":expires": {"N": str(second + 3600)}},
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+
+
+class SharedRateLimiter:
+    """One invocation's view of the channel limiter: claims a slot, hands its tokens to the sending threads.
+
+    Tokens are only used inside their slot; what is left of a slot when it ends is dropped, never carried.
     """
 
     def __init__(
         self,
-        rate_per_second: float,
-        clock: Callable[[], float] = time.monotonic,
+        claimer: SlotClaimer,
+        clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if rate_per_second <= 0:
-            raise ValueError("rate_per_second must be positive")
-        self._interval = 1.0 / rate_per_second
+        self._claimer = claimer
         self._clock = clock
         self._sleep = sleep
-        self._next_slot = float("-inf")
         self._lock = threading.Lock()
-
-    @property
-    def interval(self) -> float:
-        return self._interval
+        self._slot: Slot | None = None
+        self._tokens = 0
 
     def acquire(self, deadline: float) -> bool:
+        wall_deadline = self._clock() + (deadline - time.monotonic())
         with self._lock:
             now = self._clock()
-            slot = max(now, self._next_slot)
-            if slot > deadline:
-                return False
-            self._next_slot = slot + self._interval
-        wait = slot - now
-        if wait > 0:
-            self._sleep(wait)
+            if self._slot is None or self._tokens == 0 or self._slot.end <= now:
+                slot = self._claimer.claim(now, wall_deadline)
+                if slot is None:
+                    return False
+                self._slot, self._tokens = slot, self._claimer.plan.tokens_per_slot
+            assert self._slot is not None
+            self._tokens -= 1
+            start = self._slot.start
+        if start > now:
+            self._sleep(start - now)
         return True
+
+    def slow_down(self, pause_seconds: float) -> None:
+        self._claimer.slow_down(self._clock(), pause_seconds)

@@ -14,6 +14,7 @@ from queue_services.delivery import DeliveryOutcome, OutcomeKind
 class RetryPolicy:
     base_seconds: float
     cap_seconds: float
+    max_attempts: int
 
 
 # ChangeMessageVisibility takes whole seconds up to 12 h; nothing here needs more than the cap.

@@ -36,6 +36,23 @@ def plan_delivery(delay_ms: int | None, send_at: datetime | None, now: datetime)
     return DeliveryPlan(send_at=now + timedelta(milliseconds=delay), delay_seconds=math.ceil(delay / 1000))
 
 
+def resolve_expiry(
+    expires_at: datetime | None, ttl_seconds: int | None, now: datetime, send_at: datetime
+) -> datetime | None:
+    """The instant after which the message must not be sent, from expiresAt or ttlSeconds (counted from now)."""
+    if expires_at is not None and ttl_seconds is not None:
+        raise InvalidRequest("give either expiresAt or ttlSeconds, not both", field="expiresAt")
+    if ttl_seconds is not None:
+        expires_at = now + timedelta(seconds=ttl_seconds)
+    if expires_at is None:
+        return None
+    if expires_at <= now:
+        raise InvalidRequest("is already in the past", field="expiresAt")
+    if expires_at <= send_at:
+        raise InvalidRequest("is not after the send time: the message could never be sent", field="expiresAt")
+    return expires_at.astimezone(UTC)
+
+
 def iso_utc(moment: datetime) -> str:
     """ISO 8601 in UTC with millisecond precision and a Z, as the old service printed times."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -28,12 +28,23 @@ class Settings(BaseModel):
     provider_read_timeout: float = Field(alias="PROVIDER_READ_TIMEOUT_SECONDS", default=10, gt=0)
     provider_max_workers: int = Field(alias="PROVIDER_MAX_WORKERS", default=10, ge=1, le=64)
     provider_token_secret_arn: str = Field(alias="PROVIDER_TOKEN_SECRET_ARN", default="")
+    rate_limit_table_name: str = Field(alias="RATE_LIMIT_TABLE_NAME", min_length=1)
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    sms_dlq_url: str = Field(alias="SMS_DLQ_URL", min_length=1)
+    email_dlq_url: str = Field(alias="EMAIL_DLQ_URL", min_length=1)
+    max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", default=10, ge=2)
+    retry_max_attempts: int = Field(alias="RETRY_MAX_ATTEMPTS", default=8, ge=1)
+    # Completed sends are remembered at least as long as SQS keeps a message (4 days), so no redelivery resends.
+    idempotency_expiry_seconds: int = Field(alias="IDEMPOTENCY_EXPIRY_SECONDS", default=345_600, ge=60)
     # Backoff for transient provider errors: full jitter up to min(cap, base * 2 ** (attempt - 1)).
     retry_base_seconds: float = Field(alias="RETRY_BASE_SECONDS", default=2, gt=0)
     retry_max_seconds: float = Field(alias="RETRY_MAX_SECONDS", default=300, gt=0, le=43_200)
 
     def queue_url(self, channel: Channel) -> str:
         return self.sms_queue_url if channel is Channel.SMS else self.email_queue_url
+
+    def dead_letter_queue_url(self, channel: Channel) -> str:
+        return self.sms_dlq_url if channel is Channel.SMS else self.email_dlq_url
 
     def provider_url(self, channel: Channel) -> str:
         base = str(self.sms_api_url if channel is Channel.SMS else self.email_api_url).rstrip("/")

@@ -1,9 +1,11 @@
-"""Turns one SQS batch into provider sends, counters and a partial batch response."""
+"""Turns one SQS batch into provider sends, counters, retry decisions and a partial batch response."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -11,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import TypeAdapter, ValidationError
 
 from queue_services.channels import Channel
-from queue_services.delivery import BatchSender, DeliveryOutcome, count_outcomes
+from queue_services.delivery import BatchSender, DeliveryOutcome, OutcomeKind, count_outcomes
 from queue_services.errors import DependencyUnavailable, QueueServicesError
 from queue_services.metrics import MetricsStore, publish_batch_metrics
 from queue_services.models import Counters, QueuedMessage
@@ -37,13 +39,26 @@ def parse_queued_message(body: str, channel: Channel) -> QueuedMessage:
     return message
 
 
+@dataclass(frozen=True)
+class RetryQueues:
+    """Where retries go: the send queue (visibility changes, re-queued copies) and its dead-letter queue."""
+
+    send: SendQueue
+    dead_letter: SendQueue
+    max_receive_count: int
+
+
 class ChannelWorker:
     """The body of sms_worker and email_worker.
 
     raise_on_entire_batch_failure is off on purpose: a batch in which every message was rate-limited or
-    deferred is not a function error, and raising would hide which records are fine to delete (none here,
-    but the response is then explicit) and count provider back-pressure as Lambda errors. Every retryable
-    record is named in batchItemFailures instead, so SQS redelivers exactly those.
+    deferred is provider back-pressure, not a function error. Every record to retry is named in
+    batchItemFailures instead, so SQS redelivers exactly those.
+
+    Retries (README "Retries and backoff"): a retryable record is hidden with ChangeMessageVisibility
+    for its delay. A record whose receive count is one short of maxReceiveCount is re-queued as a fresh
+    copy (attempts carried in the body) instead, so throttling can never dead-letter it; a record still
+    failing transiently after retry_max_attempts deliveries is dead-lettered with its last error.
     """
 
     def __init__(
@@ -51,22 +66,25 @@ class ChannelWorker:
         channel: Channel,
         sender: BatchSender,
         metrics_store: MetricsStore,
-        send_queue: SendQueue,
+        queues: RetryQueues,
         retry_policy: RetryPolicy,
         safety_margin_seconds: float,
+        on_invocation: Callable[[Any], None] = lambda context: None,
     ) -> None:
         self._channel = channel
         self._sender = sender
         self._metrics_store = metrics_store
-        self._send_queue = send_queue
+        self._queues = queues
         self._retry_policy = retry_policy
         self._margin = safety_margin_seconds
+        self._on_invocation = on_invocation
 
     def process(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         records = event.get("Records") or []
         if not records:
             # BatchProcessor raises on an empty batch; an empty batch has nothing to fail.
             return {"batchItemFailures": []}
+        self._on_invocation(context)
         started = time.monotonic()
         messages: dict[str, QueuedMessage] = {}
         for record in records:
@@ -79,13 +97,13 @@ class ChannelWorker:
         deadline = started + context.get_remaining_time_in_millis() / 1000 - self._margin
         outcomes = dict(zip(messages, self._sender.send_all(list(messages.values()), deadline), strict=True))
         self._record_counters(outcomes.values(), len(records), started)
-        self._delay_retries(records, outcomes)
+        settled = self._schedule_retries(records, messages, outcomes)
 
         def check_record(record: SQSRecord) -> None:
             outcome = outcomes.get(record.message_id)
             if outcome is None:
                 raise UnreadableRecord("body is not a queued message of this channel")
-            if outcome.kind.retryable:
+            if outcome.kind.retryable and record.message_id not in settled:
                 raise RetryLater(f"{outcome.kind}: {outcome.reason or ''}")
 
         # A processor per invocation: it holds the batch's state, and the local stack runs invocations in threads.
@@ -95,19 +113,40 @@ class ChannelWorker:
         )
         return dict(response)
 
-    def _delay_retries(self, records: list[dict[str, Any]], outcomes: dict[str, DeliveryOutcome]) -> None:
-        """Hide each retryable record for its retry delay, so SQS redelivers it then, not after the full timeout."""
-        delays = {}
+    def _schedule_retries(
+        self, records: list[dict[str, Any]], messages: dict[str, QueuedMessage], outcomes: dict[str, DeliveryOutcome]
+    ) -> set[str]:
+        """Apply the retry policy; return the SQS ids handled by a re-queued or dead-lettered copy."""
+        policy, queues = self._retry_policy, self._queues
+        hide: dict[str, int] = {}
+        requeue: dict[str, tuple[QueuedMessage, int]] = {}
+        dead_letter: dict[str, QueuedMessage] = {}
         for record in records:
-            outcome = outcomes.get(record["messageId"])
+            sqs_id = record["messageId"]
+            outcome = outcomes.get(sqs_id)
             if outcome is None or not outcome.kind.retryable:
                 continue
             receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-            delays[record["receiptHandle"]] = retry_delay_seconds(
-                outcome, receive_count, self._retry_policy.base_seconds, self._retry_policy.cap_seconds
+            message = messages[sqs_id]
+            attempts = message.attempts + receive_count
+            delay = retry_delay_seconds(outcome, attempts, policy.base_seconds, policy.cap_seconds)
+            if outcome.kind is OutcomeKind.TRANSIENT and attempts >= policy.max_attempts:
+                dead_letter[sqs_id] = message.model_copy(update={"attempts": attempts, "last_error": outcome.reason})
+            elif receive_count >= queues.max_receive_count - 1:
+                copy = message.model_copy(update={"attempts": attempts, "last_error": outcome.reason})
+                requeue[sqs_id] = (copy, delay)
+            else:
+                hide[record["receiptHandle"]] = delay
+        if hide:
+            queues.send.delay_redelivery(hide)
+        settled = queues.send.enqueue_many(requeue)
+        settled |= queues.dead_letter.enqueue_many({sqs_id: (copy, 0) for sqs_id, copy in dead_letter.items()})
+        for sqs_id in settled & set(dead_letter):
+            logger.warning(
+                "dead-lettered after transient failures",
+                extra={"message_id": messages[sqs_id].message_id, "attempts": dead_letter[sqs_id].attempts},
             )
-        if delays:
-            self._send_queue.delay_redelivery(delays)
+        return settled
 
     def _record_counters(self, outcomes: Any, batch_size: int, started: float) -> None:
         counts = count_outcomes(outcomes)
@@ -117,7 +156,7 @@ class ChannelWorker:
         try:
             self._metrics_store.record(self._channel, counts)
         except DependencyUnavailable:
-            # The sends already happened: failing the batch now would send them twice. Lose a count instead.
+            # The sends already happened: failing the batch now would only redeliver it. Lose a count instead.
             logger.exception(
                 "could not record metrics counters", extra={"counts": {k: v.to_wire() for k, v in counts.items()}}
             )
