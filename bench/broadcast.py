@@ -69,7 +69,7 @@ def start_stack(api: str) -> subprocess.Popen[bytes]:
     return process
 
 
-def run(channel: str, count: int, api: str, sink: str, lead: float, threads: int) -> dict[str, Any]:
+def run(channel: str, count: int, api: str, sink: str, aws: str, lead: float, threads: int) -> dict[str, Any]:
     requests.delete(f"{sink}/_sink/messages", timeout=10).raise_for_status()
     requests.post(f"{api}/api/metrics/reset", json={"type": "all"}, timeout=10).raise_for_status()
     send_at = datetime.now(UTC) + timedelta(seconds=lead)
@@ -88,6 +88,7 @@ def run(channel: str, count: int, api: str, sink: str, lead: float, threads: int
     with ThreadPoolExecutor(max_workers=threads) as pool:
         results = list(pool.map(post, range(count)))
     accept_seconds = time.monotonic() - accept_started
+    calls_before = requests.get(f"{aws}/_emulator/calls", timeout=10).json()
     ids = {message_id for message_id, _ in results}
     latencies = sorted(latency for _, latency in results)
 
@@ -102,6 +103,8 @@ def run(channel: str, count: int, api: str, sink: str, lead: float, threads: int
     time.sleep(3)  # late duplicates would land now
     answer = requests.get(f"{sink}/_sink/messages", params={"channel": channel}, timeout=30).json()
     received = [m for m in answer["messages"] if m["messageId"] in ids]
+    calls_after = requests.get(f"{aws}/_emulator/calls", timeout=10).json()
+    drain_calls = {op: n - calls_before.get(op, 0) for op, n in calls_after.items() if n > calls_before.get(op, 0)}
     stamps = sorted(m["receivedAt"] for m in received)
     per_id = Counter(m["messageId"] for m in received)
     drain = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
@@ -120,6 +123,7 @@ def run(channel: str, count: int, api: str, sink: str, lead: float, threads: int
         "max_in_1s": max_in_window(stamps),
         "duplicates": sum(n - 1 for n in per_id.values() if n > 1),
         "missing": len(ids - set(per_id)),
+        "calls_per_message": {op: n / count for op, n in sorted(drain_calls.items())},
     }
 
 
@@ -136,6 +140,9 @@ def report(result: dict[str, Any]) -> str:
             f"max in any 1 s window  {result['max_in_1s']}",
             f"duplicates             {result['duplicates']}",
             f"missing                {result['missing']}",
+            "AWS calls per message while draining (at the emulator):",
+            *(f"  {op:40s} {n:.3f}" for op, n in result["calls_per_message"].items()),
+            f"  {'total':40s} {sum(result['calls_per_message'].values()):.3f}",
         ]
     )
 
@@ -146,7 +153,8 @@ def record(result: dict[str, Any]) -> None:
         f"| {result['channel']} | {result['count']} | {result['accept_seconds']:.1f} s "
         f"| {result['drain_seconds']:.1f} s | {result['rate']:.1f}/s "
         f"({100 * result['rate'] / result['configured_rate']:.0f} % of {result['configured_rate']:.0f}) "
-        f"| {result['max_in_1s']} | {result['duplicates']} | {result['missing']} |\n"
+        f"| {result['max_in_1s']} | {result['duplicates']} | {result['missing']} "
+        f"| {sum(result['calls_per_message'].values()):.2f} |\n"
     )
     with RESULTS.open("a") as handle:
         handle.write(line)
@@ -158,14 +166,15 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--api", default=f"http://127.0.0.1:{os.environ.get('QS_API_PORT', '3000')}")
     parser.add_argument("--sink", default=f"http://127.0.0.1:{os.environ.get('QS_SINK_PORT', '3001')}")
-    parser.add_argument("--lead", type=float, help="seconds from now to the common sendAt (default: count / 50 + 10)")
+    parser.add_argument("--aws", default=f"http://127.0.0.1:{os.environ.get('QS_AWS_PORT', '4566')}")
+    parser.add_argument("--lead", type=float, help="seconds from now to the common sendAt (default: count / 120 + 5)")
     parser.add_argument("--threads", type=int, default=8, help="concurrent posting requests")
     parser.add_argument("--record", action="store_true", help=f"append the result to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args()
-    lead = args.lead if args.lead is not None else args.count / 50 + 10
+    lead = args.lead if args.lead is not None else args.count / 120 + 5
     process = None if stack_is_up(args.api) else start_stack(args.api)
     try:
-        result = run(args.channel, args.count, args.api, args.sink, lead, args.threads)
+        result = run(args.channel, args.count, args.api, args.sink, args.aws, lead, args.threads)
     finally:
         if process is not None:
             process.send_signal(signal.SIGINT)

@@ -59,13 +59,14 @@ def far() -> float:
     return time.monotonic() + 3600
 
 
-def test_tokens_of_one_slot_are_shared_then_the_next_slot_is_awaited() -> None:
+def test_tokens_are_spread_across_their_slot_then_the_next_slot_is_claimed() -> None:
     clock = FakeClock()
     claimer = SequentialClaimer(SlotPlan(tokens_per_slot=2, slots_per_second=10), clock)
     limiter = SharedRateLimiter(claimer, clock=clock, sleep=clock.sleep)
     assert all(limiter.acquire(far()) for _ in range(5))
     assert claimer.claims == 3
-    assert clock.slept == [0.1, 0.1]
+    # Two tokens per 100 ms slot: one at the slot's start, one half-way; calls every 50 ms.
+    assert clock.slept == [0.05, 0.05, 0.05, 0.05]
 
 
 def test_what_is_left_of_a_slot_when_it_ends_is_dropped() -> None:

@@ -9,7 +9,7 @@ import boto3
 from botocore.config import Config
 
 # Standard retry mode with a few attempts: SQS and DynamoDB throttles are retried by the SDK, not by us.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=32)
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64)
 
 
 @cache

@@ -31,7 +31,7 @@ class SlotPlan:
     """How a channel's rate is cut into time slots: tokens_per_slot calls in each of slots_per_second slots.
 
     Calls are made only inside their slot, so any sliding 1 s window meets at most slots_per_second + 1
-    slots: rate + tokens_per_slot calls, 1.1 x rate at most when the rate is a multiple of 10.
+    slots: rate + tokens_per_slot calls.
     """
 
     tokens_per_slot: int
@@ -39,7 +39,9 @@ class SlotPlan:
 
     @classmethod
     def for_rate(cls, rate_per_second: float) -> SlotPlan:
-        tokens = max(1, round(rate_per_second / 10))
+        # About 20 slots a second: a sliding second then holds at most rate + rate/20 calls, leaving half
+        # of the provider's 10 % tolerance for network and scheduling jitter; chunks stay >= 2 calls at 50/s.
+        tokens = max(1, round(rate_per_second / 20))
         return cls(tokens_per_slot=tokens, slots_per_second=max(1, int(rate_per_second // tokens)))
 
     @property
@@ -82,6 +84,8 @@ class DynamoDbSlotClaimer:
         self._pk = f"RATE#{channel}"
         self.plan = plan
         self.writes = 0
+        self._seen: dict[int, tuple[int | None, int]] = {}
+        self._lock = threading.Lock()
 
     def _key(self, second: int) -> dict[str, Any]:
         return {"pk": {"S": self._pk}, "sk": {"S": str(second)}}
@@ -90,14 +94,17 @@ class DynamoDbSlotClaimer:
         plan = self.plan
         second = int(earliest)
         index = int((earliest - second) * plan.slots_per_second)
-        taken: int | None = None  # the item's `next` as last seen; None = not set yet
-        cap = plan.slots_per_second
+        with self._lock:
+            # What this process last saw of the second: saves a failed write per claim.
+            taken, cap = self._seen.get(second, (None, plan.slots_per_second))
         while True:
             slot_index = max(taken or 0, index)
             if slot_index >= cap:
-                second, index, taken, cap = second + 1, 0, None, plan.slots_per_second
+                second, index = second + 1, 0
+                with self._lock:
+                    taken, cap = self._seen.get(second, (None, plan.slots_per_second))
                 continue
-            start = second + slot_index * plan.slot_seconds
+            start = second + slot_index / plan.slots_per_second
             if start > latest:
                 return None
             condition = "attribute_not_exists(#next)" if taken is None else "#next = :taken"
@@ -127,8 +134,14 @@ class DynamoDbSlotClaimer:
                 cap = int(item["cap"]["N"]) if "cap" in item else plan.slots_per_second
                 if taken is None and cap > slot_index:
                     cap = slot_index  # lost a race that left no trace; move on rather than spin
+                with self._lock:
+                    self._seen[second] = (taken, cap)
                 continue
-            return Slot(start, start + plan.slot_seconds)
+            with self._lock:
+                self._seen[second] = (slot_index + 1, cap)
+                for old in [s for s in self._seen if s < second - 1]:
+                    del self._seen[old]
+            return Slot(start, second + (slot_index + 1) / plan.slots_per_second)
 
     def slow_down(self, now: float, pause_seconds: float) -> None:
         """No slots until the pause ends (whole seconds), then a gradual return to the full rate."""
@@ -158,7 +171,8 @@ class DynamoDbSlotClaimer:
 class SharedRateLimiter:
     """One invocation's view of the channel limiter: claims a slot, hands its tokens to the sending threads.
 
-    Tokens are only used inside their slot; what is left of a slot when it ends is dropped, never carried.
+    Tokens are only used inside their slot, spread evenly across it; what is left of a slot when it ends is
+    dropped, never carried.
     """
 
     def __init__(
@@ -184,8 +198,12 @@ class SharedRateLimiter:
                     return False
                 self._slot, self._tokens = slot, self._claimer.plan.tokens_per_slot
             assert self._slot is not None
+            # Spread the slot's tokens evenly across it: calls then arrive as a steady stream, not a burst
+            # at each slot start that network jitter could push into the next window.
+            per_slot = self._claimer.plan.tokens_per_slot
+            used = per_slot - self._tokens
             self._tokens -= 1
-            start = self._slot.start
+            start = self._slot.start + (self._slot.end - self._slot.start) * used / per_slot
         if start > now:
             self._sleep(start - now)
         return True
