@@ -34,20 +34,25 @@ def dynamodb() -> Iterator[Any]:
 
 
 def test_claims_are_consecutive_slots_from_now(dynamodb: Any) -> None:
-    claimer = DynamoDbSlotClaimer(dynamodb, "rate", "sms", PLAN)
+    claimer = DynamoDbSlotClaimer(dynamodb, "rate", "sms", PLAN)  # 25 slots of 2 calls a second, 2 per claim
     now = 2_000_000_000.25
-    slots = [claimer.claim(now, now + 10) for _ in range(12)]
-    assert [s.start for s in slots if s] == pytest.approx([now - 0.05 + 0.1 * i for i in range(12)])
-    assert claimer.writes == 12
+    slots = [claimer.claim(now, now + 10) for _ in range(15)]
+    offsets = [round(s.start - now, 3) for s in slots if s]
+    # 0.24 is the slot holding `now`; each claim covers two 40 ms slots; the second's 25th slot stands alone.
+    assert offsets == [round(-0.01 + 0.08 * i, 3) for i in range(9)] + [0.71, 0.75, 0.83, 0.91, 0.99, 1.07]
+    assert [s.tokens for s in slots if s] == [4] * 9 + [2, 4, 4, 4, 4, 4]
+    assert claimer.writes == 15
 
 
 def test_no_slot_after_latest(dynamodb: Any) -> None:
     claimer = DynamoDbSlotClaimer(dynamodb, "rate", "sms", PLAN)
     now = 2_000_000_000.0
-    first, second = claimer.claim(now, now + 0.15), claimer.claim(now, now + 0.15)
-    assert (first.start, first.end) == pytest.approx((now, now + 0.1))
-    assert (second.start, second.end) == pytest.approx((now + 0.1, now + 0.2))
-    assert claimer.claim(now, now + 0.15) is None
+    first, second = claimer.claim(now, now + 0.1), claimer.claim(now, now + 0.1)
+    assert first is not None
+    assert second is not None
+    assert (first.start - now, first.end - now) == pytest.approx((0, 0.08), abs=1e-6)
+    assert (second.start - now, second.end - now) == pytest.approx((0.08, 0.16), abs=1e-6)
+    assert claimer.claim(now, now + 0.1) is None
 
 
 def test_concurrent_claimers_never_share_a_slot(dynamodb: Any) -> None:
@@ -90,14 +95,14 @@ def test_slow_down_pauses_every_claimer_then_recovers_gradually(dynamodb: Any) -
     usable = []
     for step in range(len(RECOVERY_STEPS) + 1):
         second = recovery_second + step
-        starts = []
+        slots = 0
         while True:
             claimed = other.claim(second, second + 0.999)
             if claimed is None:
                 break
-            starts.append(claimed.start)
-        usable.append(len(starts))
-    usable[0] += 1  # the slot claimed above
+            slots += round((claimed.end - claimed.start) * PLAN.slots_per_second)
+        usable.append(slots)
+    usable[0] += round((slot.end - slot.start) * PLAN.slots_per_second)  # the claim above
     assert usable == [int(PLAN.slots_per_second * share) for share in RECOVERY_STEPS] + [PLAN.slots_per_second]
 
 

@@ -10,14 +10,15 @@ from queue_services.ratelimit import SharedRateLimiter, Slot, SlotPlan
 
 
 @pytest.mark.parametrize(
-    ("rate", "tokens", "slots"), [(50, 5, 10), (100, 10, 10), (15, 2, 7), (7, 1, 7), (1, 1, 1), (1000, 100, 10)]
+    ("rate", "tokens", "slots", "per_claim"),
+    [(50, 2, 25, 2), (100, 5, 20, 2), (15, 1, 15, 2), (7, 1, 7, 1), (1, 1, 1, 1), (1000, 50, 20, 2)],
 )
-def test_slot_plan_splits_the_rate(rate: float, tokens: int, slots: int) -> None:
+def test_slot_plan_splits_the_rate(rate: float, tokens: int, slots: int, per_claim: int) -> None:
     plan = SlotPlan.for_rate(rate)
-    assert (plan.tokens_per_slot, plan.slots_per_second) == (tokens, slots)
+    assert (plan.tokens_per_slot, plan.slots_per_second, plan.slots_per_claim) == (tokens, slots, per_claim)
     assert plan.tokens_per_slot * plan.slots_per_second <= rate
-    # A sliding second meets at most slots + 1 slots.
-    assert plan.tokens_per_slot * (plan.slots_per_second + 1) <= rate * 1.1 + 1
+    # A sliding second meets at most slots + 1 slots: 5 % over the rate at most, half the provider's 10 %.
+    assert plan.tokens_per_slot * (plan.slots_per_second + 1) <= rate * 1.05 + 1
 
 
 class FakeClock:
@@ -49,7 +50,7 @@ class SequentialClaimer:
             return None
         self.claims += 1
         self.next_start = start + self.plan.slot_seconds
-        return Slot(start, start + self.plan.slot_seconds)
+        return Slot(start, start + self.plan.slot_seconds, self.plan.tokens_per_slot)
 
     def slow_down(self, now: float, pause_seconds: float) -> None:
         self.pauses.append(pause_seconds)

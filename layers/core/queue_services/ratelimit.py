@@ -48,11 +48,19 @@ class SlotPlan:
     def slot_seconds(self) -> float:
         return 1.0 / self.slots_per_second
 
+    @property
+    def slots_per_claim(self) -> int:
+        """Consecutive slots one write claims (about 100 ms worth): fewer writes, the same bound."""
+        return max(1, round(self.slots_per_second / 10))
+
 
 @dataclass(frozen=True)
 class Slot:
+    """One or more consecutive slots claimed together: `tokens` calls spread over [start, end)."""
+
     start: float  # epoch seconds
     end: float
+    tokens: int
 
 
 class SlotClaimer(Protocol):
@@ -107,10 +115,11 @@ class DynamoDbSlotClaimer:
             start = second + slot_index / plan.slots_per_second
             if start > latest:
                 return None
+            count = min(plan.slots_per_claim, cap - slot_index)
             condition = "attribute_not_exists(#next)" if taken is None else "#next = :taken"
             values: dict[str, Any] = {
-                ":next": {"N": str(slot_index + 1)},
-                ":slot": {"N": str(slot_index)},
+                ":next": {"N": str(slot_index + count)},
+                ":last": {"N": str(slot_index + count - 1)},
                 ":expires": {"N": str(second + 3600)},
             }
             if taken is not None:
@@ -121,7 +130,7 @@ class DynamoDbSlotClaimer:
                     TableName=self._table,
                     Key=self._key(second),
                     UpdateExpression="SET #next = :next, expiresAt = :expires",
-                    ConditionExpression=f"({condition}) AND (attribute_not_exists(#cap) OR #cap > :slot)",
+                    ConditionExpression=f"({condition}) AND (attribute_not_exists(#cap) OR #cap > :last)",
                     ExpressionAttributeNames={"#next": "next", "#cap": "cap"},
                     ExpressionAttributeValues=values,
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -138,10 +147,10 @@ class DynamoDbSlotClaimer:
                     self._seen[second] = (taken, cap)
                 continue
             with self._lock:
-                self._seen[second] = (slot_index + 1, cap)
+                self._seen[second] = (slot_index + count, cap)
                 for old in [s for s in self._seen if s < second - 1]:
                     del self._seen[old]
-            return Slot(start, second + (slot_index + 1) / plan.slots_per_second)
+            return Slot(start, second + (slot_index + count) / plan.slots_per_second, count * plan.tokens_per_slot)
 
     def slow_down(self, now: float, pause_seconds: float) -> None:
         """No slots until the pause ends (whole seconds), then a gradual return to the full rate."""
@@ -196,14 +205,13 @@ class SharedRateLimiter:
                 slot = self._claimer.claim(now, wall_deadline)
                 if slot is None:
                     return False
-                self._slot, self._tokens = slot, self._claimer.plan.tokens_per_slot
+                self._slot, self._tokens = slot, slot.tokens
             assert self._slot is not None
             # Spread the slot's tokens evenly across it: calls then arrive as a steady stream, not a burst
             # at each slot start that network jitter could push into the next window.
-            per_slot = self._claimer.plan.tokens_per_slot
-            used = per_slot - self._tokens
+            used = self._slot.tokens - self._tokens
             self._tokens -= 1
-            start = self._slot.start + (self._slot.end - self._slot.start) * used / per_slot
+            start = self._slot.start + (self._slot.end - self._slot.start) * used / self._slot.tokens
         if start > now:
             self._sleep(start - now)
         return True
