@@ -47,7 +47,7 @@ def cheap_retention_check() -> None:
     from moto.sqs.models import Message, SQSBackend
 
     def is_message_valid_based_on_retention_period(self: SQSBackend, queue_name: str, message: Message) -> bool:
-        retention = int(self.get_queue(queue_name).message_retention_period)
+        retention = int(getattr(self.get_queue(queue_name), "message_retention_period"))  # noqa: B009 - set dynamically
         return bool(retention + message.sent_timestamp / 1000 > time.time())  # type: ignore[operator]
 
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
@@ -103,10 +103,11 @@ def cache_condition_lexing() -> None:
     cache: dict[str, tuple[Any, ...]] = {}
 
     def lex(self: ConditionExpressionParser) -> Any:
-        tokens = cache.get(self.condition_expression)
+        text = self.condition_expression or ""
+        tokens = cache.get(text)
         if tokens is None:
             tokens = tuple(original(self))
-            cache[self.condition_expression] = tokens
+            cache[text] = tokens
         return deque(node._replace(children=list(node.children or [])) if node.children else node for node in tokens)
 
     ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
