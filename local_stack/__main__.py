@@ -49,7 +49,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def banner(stack: LocalStack) -> str:
     assert stack.gateway is not None
-    assert stack.sink is not None
     api = stack.gateway.url
     routes = routes_from_template(stack.template)
     guarded = any(route.authorizer_id for route in routes)
@@ -63,7 +62,7 @@ Queue Services local stack is up.
   dashboard         {dashboard}
   health            {api}/health
   metrics           {api}/api/metrics
-  provider sink     {stack.sink.url}   (GET /_sink/messages, PUT /_sink/faults)
+  provider sink     {stack.sink_url}   (GET /_sink/messages, PUT /_sink/faults)
   AWS emulator      {stack.aws_url}   (AWS_ENDPOINT_URL for the aws CLI / boto3)
   API keys          {keys}{key_note}
 
@@ -72,7 +71,7 @@ Try it:
     -d '{{"phoneNumber": "+1234567890", "message": "Your message content", "contactId": "contact-uuid",
          "workspaceId": "workspace-123", "delay": 0,
          "metadata": {{"source": "campaign", "campaignId": "campaign-uuid"}}}}'
-  curl -s {stack.sink.url}/_sink/messages?channel=sms
+  curl -s {stack.sink_url}/_sink/messages?channel=sms
 
 Ctrl-C stops everything.
 """

@@ -41,11 +41,13 @@ class SinkState:
         self.accepted_times: deque[float] = deque()
         self.random = random.Random(seed)
 
-    def decide(self, channel: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """Status, JSON answer and headers for one provider call; records accepted messages."""
+    def decide(
+        self, channel: str, body: dict[str, Any], arrived: float
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Status, JSON answer and headers for one provider call; records accepted messages (arrival time)."""
         with self.lock:
             faults = self.faults
-            now = time.time()
+            now = arrived
             while self.accepted_times and self.accepted_times[0] <= now - 1.0:
                 self.accepted_times.popleft()
             retry_after = {"Retry-After": f"{faults.retryAfterSeconds:g}"}
@@ -90,6 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         return json.loads(raw or b"null")
 
     def do_POST(self) -> None:
+        arrived = time.time()
         state = self.server.state
         path = urlsplit(self.path).path
         channel = _CHANNEL_BY_PATH.get(path)
@@ -106,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
         latency = state.faults.latencyMs
         if latency:
             time.sleep(latency / 1000)
-        status, answer, headers = state.decide(channel, body)
+        status, answer, headers = state.decide(channel, body, arrived)
         with state.lock:
             state.requests.append(
                 {
@@ -201,3 +204,34 @@ class ProviderSink:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m local_stack.sink --port 3001`: the sink in a process of its own, as a real provider is.
+
+    Its clock then stamps receivedAt when a request arrives, not when the handlers' busy process lets it.
+    """
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m local_stack.sink", description=__doc__)
+    parser.add_argument("--port", type=int, default=3001)
+    args = parser.parse_args(argv)
+    try:
+        sink = ProviderSink(args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); set QS_SINK_PORT", file=sys.stderr)
+        return 2
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    sink.start()
+    print(f"sink ready on {sink.url}", flush=True)
+    stopped.wait()
+    sink.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -20,7 +20,6 @@ from local_stack.pollers import QueuePoller, mappings_from_template
 from local_stack.provision import provision
 from local_stack.runtime import ROOT, LocalFunction, load_function, mount_layers
 from local_stack.scheduler import ScheduleFirer
-from local_stack.sink import ProviderSink
 from local_stack.template import (
     DEFAULT_TEMPLATE,
     REGION,
@@ -77,8 +76,7 @@ class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.template = load_template(config.template)
-        self._emulator: subprocess.Popen[str] | None = None
-        self.sink: ProviderSink | None = None
+        self._children: list[subprocess.Popen[str]] = []
         self.gateway: LocalGateway | None = None
         self.pollers: list[QueuePoller] = []
         self.scheduler: ScheduleFirer | None = None
@@ -89,6 +87,10 @@ class LocalStack:
     def aws_url(self) -> str:
         return f"http://127.0.0.1:{self.config.aws_port}"
 
+    @property
+    def sink_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.sink_port}"
+
     def start(self) -> LocalStack:
         config = self.config
         for port, variable in (
@@ -98,10 +100,10 @@ class LocalStack:
         ):
             check_port_free(port, variable)
         try:
-            self._start_emulator()
-            self.sink = ProviderSink(config.sink_port).start()
+            self._start_child("AWS emulator", "local_stack.emulator", config.aws_port)
+            self._start_child("provider sink", "local_stack.sink", config.sink_port)
             self.resolver = Resolver(
-                self.template, {"SmsApiUrl": self.sink.url, "EmailApiUrl": self.sink.url, **config.parameters}
+                self.template, {"SmsApiUrl": self.sink_url, "EmailApiUrl": self.sink_url, **config.parameters}
             )
             self._set_environment()
             session = boto3.Session()
@@ -122,11 +124,16 @@ class LocalStack:
             raise
         return self
 
-    def _start_emulator(self) -> None:
-        command = [sys.executable, "-m", "local_stack.emulator", "--port", str(self.config.aws_port)]
-        self._emulator = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    def _start_child(self, name: str, module: str, port: int) -> None:
+        """Start `python -m module --port port` and wait for its ready line (emulator and sink run apart)."""
+        child = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", module, "--port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
+        self._children.append(child)
         ready = threading.Event()
         lines: list[str] = []
 
@@ -136,13 +143,13 @@ class LocalStack:
                 if "ready" in line:
                     ready.set()
                 elif ready.is_set():
-                    log.warning("emulator: %s", line.rstrip())
+                    log.warning("%s: %s", name, line.rstrip())
 
-        threading.Thread(target=pump, args=(self._emulator.stdout,), daemon=True).start()
+        threading.Thread(target=pump, args=(child.stdout,), daemon=True).start()
         deadline = time.monotonic() + 60
         while not ready.wait(0.1):
-            if self._emulator.poll() is not None or time.monotonic() > deadline:
-                raise StackError("the AWS emulator did not start: " + (" | ".join(lines[-3:]) or "no output"))
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise StackError(f"the {name} did not start: " + (" | ".join(lines[-3:]) or "no output"))
 
     def _set_environment(self) -> None:
         os.environ.update(
@@ -182,12 +189,12 @@ class LocalStack:
             self.scheduler.stop()
         for poller in self.pollers:
             poller.join(3.0)
-        if self.sink is not None:
-            self.sink.stop()
-        if self._emulator is not None and self._emulator.poll() is None:
-            self._emulator.terminate()
+        for child in self._children:
+            if child.poll() is None:
+                child.terminate()
+        for child in self._children:
             try:
-                self._emulator.wait(3)
+                child.wait(3)
             except subprocess.TimeoutExpired:
-                self._emulator.kill()
-                self._emulator.wait()
+                child.kill()
+                child.wait()
