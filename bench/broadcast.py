@@ -28,6 +28,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 CONFIGURED_RATE = {"sms": 50.0, "email": 100.0}
+API_KEY = os.environ.get("QS_API_KEY", "local-admin-key")
 
 
 def body_for(channel: str, index: int, send_at: str) -> dict[str, Any]:
@@ -71,11 +72,13 @@ def start_stack(api: str) -> subprocess.Popen[bytes]:
 
 def run(channel: str, count: int, api: str, sink: str, aws: str, lead: float, threads: int) -> dict[str, Any]:
     requests.delete(f"{sink}/_sink/messages", timeout=10).raise_for_status()
-    requests.post(f"{api}/api/metrics/reset", json={"type": "all"}, timeout=10).raise_for_status()
+    admin = {"x-api-key": API_KEY}
+    requests.post(f"{api}/api/metrics/reset", json={"type": "all"}, headers=admin, timeout=10).raise_for_status()
     send_at = datetime.now(UTC) + timedelta(seconds=lead)
     send_at_text = send_at.isoformat()
     route = f"{api}/api/schedule-{channel}"
     session = requests.Session()
+    session.headers["x-api-key"] = API_KEY
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=threads))
 
     def post(index: int) -> tuple[str, float]:

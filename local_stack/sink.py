@@ -41,9 +41,7 @@ class SinkState:
         self.accepted_times: deque[float] = deque()
         self.random = random.Random(seed)
 
-    def decide(
-        self, channel: str, body: dict[str, Any], arrived: float
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def decide(self, channel: str, body: dict[str, Any], arrived: float) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Status, JSON answer and headers for one provider call; records accepted messages (arrival time)."""
         with self.lock:
             faults = self.faults

@@ -110,6 +110,7 @@ class LocalStack:
             provision(self.resolver, session)
             self._set_function_environment()
             mount_layers(self.template)
+            self._seed_api_keys(session)
             for logical_id in resources_of_type(self.template, "AWS::Serverless::Function"):
                 self.functions[logical_id] = load_function(self.template, logical_id)
             self.gateway = LocalGateway(self.template, self.functions, config.api_port).start()
@@ -179,6 +180,17 @@ class LocalStack:
                 merged[name] = (logical_id, value)
         os.environ.update({name: value for name, (_, value) in merged.items()})
         os.environ["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
+
+    def _seed_api_keys(self, session: Any) -> None:
+        """DESIGN §5's keys, in the table the authorizer reads (hashed as the service stores them)."""
+        from queue_services.tenancy import ADMIN, WORKSPACE, Principal, api_key_item
+
+        assert self.resolver is not None
+        table = self.resolver.resources["ApiKeysTable"].ref
+        client = session.client("dynamodb")
+        for key, owner in SEED_API_KEYS.items():
+            principal = Principal(role=ADMIN) if owner == ADMIN else Principal(role=WORKSPACE, workspace_id=owner)
+            client.put_item(TableName=table, Item=api_key_item(key, principal))
 
     def stop(self) -> None:
         if self.gateway is not None:

@@ -21,11 +21,16 @@ from queue_services.models import (
 )
 from queue_services.observability import logger, tracer
 from queue_services.settings import get_settings
+from queue_services.tenancy import Principal, principal_of
 
 get_settings()  # fail the cold start, not the first request, if the environment is wrong
 
 app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
 register_error_handlers(app)
+
+
+def _caller() -> Principal:
+    return principal_of(app.current_event.raw_event)
 
 
 def _accepted(body: ScheduleResponse) -> Response[ScheduleResponse]:
@@ -34,21 +39,22 @@ def _accepted(body: ScheduleResponse) -> Response[ScheduleResponse]:
 
 @app.post("/api/schedule-sms")
 def schedule_sms(request: ScheduleSmsRequest) -> Response[ScheduleResponse]:
-    return _accepted(composition.message_intake().schedule(request, datetime.now(UTC)))
+    return _accepted(composition.message_intake().schedule(request, _caller(), datetime.now(UTC)))
 
 
 @app.post("/api/schedule-email")
 def schedule_email(request: ScheduleEmailRequest) -> Response[ScheduleResponse]:
-    return _accepted(composition.message_intake().schedule(request, datetime.now(UTC)))
+    return _accepted(composition.message_intake().schedule(request, _caller(), datetime.now(UTC)))
 
 
 @app.get("/api/metrics")
 def get_metrics() -> MetricsResponse:
-    return composition.metrics_store().read(datetime.now(UTC))
+    return composition.metrics_store().read(datetime.now(UTC), _caller().visible_workspace())
 
 
 @app.post("/api/metrics/reset")
 def reset_metrics(request: MetricsResetRequest) -> MetricsResetResponse:
+    _caller().require_admin()
     channels = list(Channel) if request.type == "all" else [Channel(request.type)]
     composition.metrics_store().reset(channels)
     return MetricsResetResponse(success=True, reset=channels)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,16 @@ def free_port() -> int:
         return port
 
 
+ADMIN_KEY = "local-admin-key"
+
+
+def keyed_session(api_key: str | None) -> requests.Session:
+    session = requests.Session()
+    if api_key:
+        session.headers["x-api-key"] = api_key
+    return session
+
+
 @dataclass
 class LocalStackProcess:
     api: str
@@ -34,6 +44,8 @@ class LocalStackProcess:
     aws: str
     process: subprocess.Popen[str]
     log_path: Path
+    # Calls to the API carry the admin key unless a test uses another session.
+    http: requests.Session = field(default_factory=lambda: keyed_session(ADMIN_KEY))
 
     def aws_client(self, service: str) -> Any:
         return boto3.client(
@@ -59,7 +71,7 @@ class LocalStackProcess:
         requests.put(f"{self.sink}/_sink/faults", json=faults, timeout=5).raise_for_status()
 
     def metrics(self) -> dict[str, Any]:
-        answer: dict[str, Any] = requests.get(f"{self.api}/api/metrics", timeout=5).json()
+        answer: dict[str, Any] = self.http.get(f"{self.api}/api/metrics", timeout=5).json()
         return answer
 
     def log(self) -> str:
@@ -126,5 +138,5 @@ def stack(local_stack: LocalStackProcess) -> LocalStackProcess:
     """The shared stack, with the sink emptied, faults off and metrics zeroed for this test."""
     local_stack.set_faults(rate429=0, rate5xx=0, latencyMs=0, maxPerSecond=None, retryAfterSeconds=1, reject=[])
     requests.delete(f"{local_stack.sink}/_sink/messages", timeout=5).raise_for_status()
-    requests.post(f"{local_stack.api}/api/metrics/reset", json={"type": "all"}, timeout=5).raise_for_status()
+    local_stack.http.post(f"{local_stack.api}/api/metrics/reset", json={"type": "all"}, timeout=5).raise_for_status()
     return local_stack

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from tests.e2e.conftest import ROOT, LocalStackProcess, wait_until
+from tests.e2e.conftest import ROOT, LocalStackProcess, keyed_session, wait_until
 from tests.support.seeds import seed_body
 
 SEED_SMS = seed_body("api_schedule_sms", workspaceId="workspace-123")
@@ -22,7 +22,7 @@ SEED_EMAIL = seed_body("api_schedule_email", workspaceId="workspace-123")
 
 
 def post(stack: LocalStackProcess, route: str, body: dict[str, Any]) -> str:
-    response = requests.post(f"{stack.api}/api/{route}", json=body, timeout=10)
+    response = stack.http.post(f"{stack.api}/api/{route}", json=body, timeout=10)
     assert response.status_code == 202, response.text
     message_id: str = response.json()["messageId"]
     return message_id
@@ -151,14 +151,14 @@ def test_a_schedule_created_in_the_emulator_fires_into_its_queue_and_is_deleted(
 
 
 def test_bad_input_is_a_4xx_through_the_gateway(stack: LocalStackProcess) -> None:
-    response = requests.post(
+    response = stack.http.post(
         f"{stack.api}/api/schedule-sms", data="not json", headers={"Content-Type": "application/json"}, timeout=5
     )
     assert response.status_code == 422
-    response = requests.post(f"{stack.api}/api/schedule-sms", json={**SEED_SMS, "phoneNumber": "12"}, timeout=5)
+    response = stack.http.post(f"{stack.api}/api/schedule-sms", json={**SEED_SMS, "phoneNumber": "12"}, timeout=5)
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "phoneNumber"
-    assert requests.get(f"{stack.api}/api/nothing-here", timeout=5).status_code == 403
+    assert stack.http.get(f"{stack.api}/api/nothing-here", timeout=5).status_code == 403
 
 
 def test_logs_have_request_and_batch_lines_without_recipients_or_texts(stack: LocalStackProcess) -> None:
@@ -254,3 +254,27 @@ def test_concurrent_receives_never_hand_out_one_message_twice(stack: LocalStackP
         received = [body for bodies in pool.map(drain, range(8)) for body in bodies]
     assert len(received) == 400
     assert len(set(received)) == 400
+
+
+def test_api_keys_decide_who_may_do_what(stack: LocalStackProcess) -> None:
+    route = f"{stack.api}/api/schedule-sms"
+    mine = {**SEED_SMS, "workspaceId": "workspace-123"}
+    # No key, or an unknown one: 401
+    assert requests.post(route, json=mine, timeout=5).status_code == 401
+    assert keyed_session("not-a-key").post(route, json=mine, timeout=5).status_code == 401
+    # A workspace key acts for its own workspace only
+    key_123 = keyed_session("local-key-123")
+    assert key_123.post(route, json=mine, timeout=5).status_code == 202
+    refused = key_123.post(route, json={**mine, "workspaceId": "workspace-456"}, timeout=5)
+    assert refused.status_code == 403
+    assert refused.json()["detail"][0]["field"] == "workspaceId"
+    # It sees only its own workspace's metrics, and may not reset them
+    keyed_session("local-key-456").post(route, json={**mine, "workspaceId": "workspace-456"}, timeout=5)
+    wait_until(lambda: stack.metrics()["sms"]["total"] == 2, timeout=15)
+    seen = key_123.get(f"{stack.api}/api/metrics", timeout=5).json()
+    assert set(seen["sms"]["workspaces"]) == {"workspace-123"}
+    assert seen["sms"]["total"] == 1
+    assert key_123.post(f"{stack.api}/api/metrics/reset", json={"type": "all"}, timeout=5).status_code == 403
+    # The admin key sees everything; /health needs no key
+    assert set(stack.metrics()["sms"]["workspaces"]) == {"workspace-123", "workspace-456"}
+    assert requests.get(f"{stack.api}/health", timeout=5).status_code == 200

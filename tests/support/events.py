@@ -17,11 +17,25 @@ def load_event(name: str) -> dict[str, Any]:
     return loaded
 
 
+ADMIN = {"role": "admin", "workspaceId": "", "principalId": "admin"}
+
+
+def workspace_key(workspace_id: str) -> dict[str, str]:
+    """The authorizer context of a workspace key."""
+    return {"role": "workspace", "workspaceId": workspace_id, "principalId": workspace_id}
+
+
 def api_event(
-    name: str, body: Any = ..., raw_body: str | None = None, headers: dict[str, str] | None = None
+    name: str,
+    body: Any = ...,
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+    caller: dict[str, str] | None = ADMIN,
 ) -> dict[str, Any]:
-    """The sample API event `name`, with its body replaced (a dict is JSON-encoded; raw_body is sent as is)."""
+    """The sample API event `name` with its body replaced (a dict is JSON-encoded; raw_body is sent as is),
+    as the authorizer would pass it for `caller` (None: no authorizer context)."""
     event = copy.deepcopy(load_event(name))
+    event["requestContext"]["authorizer"] = caller
     if raw_body is not None:
         event["body"] = raw_body
     elif body is not ...:

@@ -21,6 +21,7 @@ from queue_services.queueing import SendQueue
 from queue_services.ratelimit import DynamoDbSlotClaimer, SharedRateLimiter, SlotPlan
 from queue_services.retry import RetryPolicy
 from queue_services.settings import get_settings
+from queue_services.tenancy import ApiKeyStore
 from queue_services.worker import ChannelWorker, RetryQueues
 
 
@@ -32,6 +33,11 @@ def send_queue(channel: Channel) -> SendQueue:
 @lru_cache(maxsize=1)
 def metrics_store() -> MetricsStore:
     return MetricsStore(aws_client("dynamodb"), get_settings().metrics_table_name)
+
+
+@lru_cache(maxsize=1)
+def api_key_store() -> ApiKeyStore:
+    return ApiKeyStore(aws_client("dynamodb"), get_settings().api_keys_table_name)
 
 
 @lru_cache(maxsize=1)
@@ -101,5 +107,13 @@ def channel_worker(channel: Channel) -> ChannelWorker:
 
 def reset() -> None:
     """Forget every built object (tests change settings and moto contexts between cases)."""
-    for cached in (send_queue, metrics_store, message_intake, slot_claimer, channel_worker, get_settings):
+    for cached in (
+        send_queue,
+        metrics_store,
+        api_key_store,
+        message_intake,
+        slot_claimer,
+        channel_worker,
+        get_settings,
+    ):
         cached.cache_clear()

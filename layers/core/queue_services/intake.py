@@ -18,6 +18,7 @@ from queue_services.models import (
 )
 from queue_services.queueing import SendQueue
 from queue_services.scheduling import iso_utc, plan_delivery, resolve_expiry
+from queue_services.tenancy import Principal
 
 
 def build_queued_message(request: ScheduleRequest, message_id: str, now: datetime, send_at: datetime) -> QueuedMessage:
@@ -45,7 +46,8 @@ class MessageIntake:
     def __init__(self, queues: Mapping[Channel, SendQueue]) -> None:
         self._queues = queues
 
-    def schedule(self, request: ScheduleRequest, now: datetime) -> ScheduleResponse:
+    def schedule(self, request: ScheduleRequest, principal: Principal, now: datetime) -> ScheduleResponse:
+        principal.require_workspace(request.workspace_id)
         plan = plan_delivery(request.delay, request.send_at, now)
         message = build_queued_message(request, str(uuid.uuid4()), now, plan.send_at)
         self._queues[channel_of(request)].enqueue(message, plan.delay_seconds)

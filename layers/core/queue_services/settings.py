@@ -28,6 +28,7 @@ class Settings(BaseModel):
     provider_read_timeout: float = Field(alias="PROVIDER_READ_TIMEOUT_SECONDS", default=10, gt=0)
     provider_max_workers: int = Field(alias="PROVIDER_MAX_WORKERS", default=10, ge=1, le=64)
     provider_token_secret_arn: str = Field(alias="PROVIDER_TOKEN_SECRET_ARN", default="")
+    api_keys_table_name: str = Field(alias="API_KEYS_TABLE_NAME", min_length=1)
     rate_limit_table_name: str = Field(alias="RATE_LIMIT_TABLE_NAME", min_length=1)
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
     sms_dlq_url: str = Field(alias="SMS_DLQ_URL", min_length=1)
