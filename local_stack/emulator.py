@@ -53,6 +53,45 @@ def cheap_retention_check() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
 
+def emulate_message_move_task() -> None:
+    """StartMessageMoveTask, which moto lacks: move every visible message of a DLQ to a destination queue.
+
+    As in AWS, the moved messages keep their bodies and start again with a receive count of 0. Without a
+    DestinationArn they go back to the queue whose redrive policy names the DLQ. The move is done at once.
+    """
+    import uuid
+
+    from moto.core.responses import ActionResult
+    from moto.sqs.exceptions import QueueDoesNotExist
+    from moto.sqs.models import SQSBackend
+    from moto.sqs.responses import SQSResponse
+
+    def start_message_move_task(self: SQSResponse) -> ActionResult:
+        backend: SQSBackend = self.sqs_backend
+        source_arn = self._get_param("SourceArn")
+        source = backend.get_queue(source_arn.rsplit(":", 1)[-1])
+        destination_arn = self._get_param("DestinationArn")
+        if destination_arn:
+            destination = backend.get_queue(destination_arn.rsplit(":", 1)[-1])
+        else:
+            origins = [
+                q for q in backend.queues.values() if (q.redrive_policy or {}).get("deadLetterTargetArn") == source_arn
+            ]
+            if not origins:
+                raise QueueDoesNotExist()
+            destination = origins[0]
+        with source._messages_lock:
+            moving = [m for m in source._messages if m.visible and not m.delayed]
+            source._messages = [m for m in source._messages if m not in moving]
+        for message in moving:
+            message.approximate_receive_count = 0
+            message.change_visibility(0)
+            destination.add_message(message)
+        return ActionResult({"TaskHandle": str(uuid.uuid4())})
+
+    SQSResponse.start_message_move_task = start_message_move_task  # type: ignore[attr-defined]
+
+
 def serialize_receives() -> None:
     """Make ReceiveMessage atomic per queue.
 
@@ -144,6 +183,7 @@ def serve(port: int, clock_fix: bool = True) -> None:
     serialize_receives()
     cheap_retention_check()
     cache_condition_lexing()
+    emulate_message_move_task()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = CallCounter(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)

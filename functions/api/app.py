@@ -1,9 +1,10 @@
 """api function: the HTTP routes of DESIGN §3, wired to queue_services."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -11,10 +12,13 @@ from queue_services import composition
 from queue_services.channels import Channel
 from queue_services.http_errors import register_error_handlers
 from queue_services.models import (
+    DeadLetterPeek,
     HealthResponse,
     MetricsResetRequest,
     MetricsResetResponse,
     MetricsResponse,
+    PurgeDone,
+    RedriveStarted,
     ScheduleEmailRequest,
     ScheduleResponse,
     ScheduleSmsRequest,
@@ -58,6 +62,26 @@ def reset_metrics(request: MetricsResetRequest) -> MetricsResetResponse:
     channels = list(Channel) if request.type == "all" else [Channel(request.type)]
     composition.metrics_store().reset(channels)
     return MetricsResetResponse(success=True, reset=channels)
+
+
+@app.get("/api/admin/dlq/<channel>")
+def peek_dead_letters(channel: Channel, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> DeadLetterPeek:
+    _caller().require_admin()
+    return composition.dead_letter_queue(channel).peek(limit)
+
+
+@app.post("/api/admin/dlq/<channel>/redrive")
+def redrive_dead_letters(channel: Channel) -> Response[RedriveStarted]:
+    _caller().require_admin()
+    started = composition.dead_letter_queue(channel).redrive()
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=started)
+
+
+@app.delete("/api/admin/dlq/<channel>")
+def purge_dead_letters(channel: Channel) -> PurgeDone:
+    _caller().require_admin()
+    composition.dead_letter_queue(channel).purge()
+    return PurgeDone(channel=channel, purged=True)
 
 
 @app.get("/health")

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from queue_services.aws_clients import aws_client
 from queue_services.channels import Channel
+from queue_services.dead_letters import DeadLetterQueue
 from queue_services.delivery import BatchSender, make_send_once
 from queue_services.intake import MessageIntake
 from queue_services.metrics import MetricsStore
@@ -33,6 +34,14 @@ def send_queue(channel: Channel) -> SendQueue:
 @lru_cache(maxsize=1)
 def metrics_store() -> MetricsStore:
     return MetricsStore(aws_client("dynamodb"), get_settings().metrics_table_name)
+
+
+@cache
+def dead_letter_queue(channel: Channel) -> DeadLetterQueue:
+    settings = get_settings()
+    return DeadLetterQueue(
+        aws_client("sqs"), channel, settings.dead_letter_queue_url(channel), settings.queue_url(channel)
+    )
 
 
 @lru_cache(maxsize=1)
@@ -111,6 +120,7 @@ def reset() -> None:
         send_queue,
         metrics_store,
         api_key_store,
+        dead_letter_queue,
         message_intake,
         slot_claimer,
         channel_worker,

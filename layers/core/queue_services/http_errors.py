@@ -11,9 +11,15 @@ from queue_services.errors import DependencyUnavailable, RequestError
 from queue_services.observability import logger
 
 
+_LOCATIONS = ("body", "path", "query", "header")
+
+
 def _field_name(loc: list[Any]) -> str:
-    parts = [str(part) for part in loc if part != "body"]
-    return ".".join(parts) or "body"
+    """["body", "phoneNumber"] -> "phoneNumber"; ["path", "channel"] -> "channel"."""
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(parts) or (str(loc[0]) if loc else "body")
 
 
 def _json(status: int, message: str, detail: list[dict[str, Any]] | None = None) -> Response[Any]:

@@ -176,3 +176,34 @@ class MetricsResetResponse(CamelModel):
 class HealthResponse(CamelModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, bool]
+
+
+class DeadLetter(CamelModel):
+    """One dead letter as GET /api/admin/dlq/{channel} shows it (recipient masked)."""
+
+    sqs_message_id: str
+    message_id: str | None
+    workspace_id: str | None
+    contact_id: str | None
+    to: str | None
+    attempts: int
+    last_error: str | None
+    sent_timestamp: int
+
+
+class DeadLetterPeek(CamelModel):
+    channel: Channel
+    approximate_count: int
+    messages: list[DeadLetter]
+
+
+class RedriveStarted(CamelModel):
+    channel: Channel
+    task_handle: str
+    source: str
+    destination: str
+
+
+class PurgeDone(CamelModel):
+    channel: Channel
+    purged: bool
