@@ -10,7 +10,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from queue_services.errors import DependencyUnavailable, RequestError
 from queue_services.observability import logger
 
-
 _LOCATIONS = ("body", "path", "query", "header")
 
 
