@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from local_stack.template import LocalResource, Resolver, resources_of_type
+from local_stack.template import ACCOUNT_ID, LocalResource, Resolver, resources_of_type
 
 _QUEUE_ATTRIBUTES = (
     "DelaySeconds",
@@ -73,6 +73,11 @@ def provision(resolver: Resolver, session: Any) -> dict[str, LocalResource]:
             name = props.get("Name", logical_id)
             arn = scheduler.create_schedule_group(Name=name)["ScheduleGroupArn"]
             resolver.resources[logical_id] = LocalResource(name, {"Arn": arn})
+
+    # IAM is not emulated (every call is allowed); roles only need ARNs that Ref/GetAtt can resolve.
+    for logical_id in resources_of_type(template, "AWS::IAM::Role"):
+        arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}"
+        resolver.resources[logical_id] = LocalResource(logical_id, {"Arn": arn, "RoleId": logical_id})
 
     # The REST API's id only appears in URLs; a fixed local id keeps Outputs and Sub resolvable.
     for logical_id in resources_of_type(template, "AWS::Serverless::Api"):

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from queue_services import composition
 from queue_services.channels import Channel
 from queue_services.http_errors import register_error_handlers
+from queue_services.ledger import MessageRecord
 from queue_services.models import (
     DeadLetterPeek,
     HealthResponse,
@@ -19,6 +20,7 @@ from queue_services.models import (
     MetricsResponse,
     PurgeDone,
     RedriveStarted,
+    RescheduleRequest,
     ScheduleEmailRequest,
     ScheduleResponse,
     ScheduleSmsRequest,
@@ -49,6 +51,21 @@ def schedule_sms(request: ScheduleSmsRequest) -> Response[ScheduleResponse]:
 @app.post("/api/schedule-email")
 def schedule_email(request: ScheduleEmailRequest) -> Response[ScheduleResponse]:
     return _accepted(composition.message_intake().schedule(request, _caller(), datetime.now(UTC)))
+
+
+@app.get("/api/messages/<messageId>")
+def get_message(messageId: str) -> MessageRecord:  # noqa: N803 - the path parameter's name
+    return composition.message_intake().status(messageId, _caller())
+
+
+@app.delete("/api/messages/<messageId>")
+def cancel_message(messageId: str) -> MessageRecord:  # noqa: N803
+    return composition.message_intake().cancel(messageId, _caller(), datetime.now(UTC))
+
+
+@app.patch("/api/messages/<messageId>")
+def reschedule_message(messageId: str, request: RescheduleRequest) -> MessageRecord:  # noqa: N803
+    return composition.message_intake().reschedule(messageId, request, _caller(), datetime.now(UTC))
 
 
 @app.get("/api/metrics")

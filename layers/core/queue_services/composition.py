@@ -16,11 +16,13 @@ from queue_services.channels import Channel
 from queue_services.dead_letters import DeadLetterQueue
 from queue_services.delivery import BatchSender, make_send_once
 from queue_services.intake import MessageIntake
+from queue_services.ledger import Ledger
 from queue_services.metrics import MetricsStore
 from queue_services.providers import ProviderClient, new_session
 from queue_services.queueing import SendQueue
 from queue_services.ratelimit import DynamoDbSlotClaimer, SharedRateLimiter, SlotPlan
 from queue_services.retry import RetryPolicy
+from queue_services.schedules import ScheduleStore
 from queue_services.settings import get_settings
 from queue_services.tenancy import ApiKeyStore
 from queue_services.worker import ChannelWorker, RetryQueues
@@ -50,8 +52,30 @@ def api_key_store() -> ApiKeyStore:
 
 
 @lru_cache(maxsize=1)
+def ledger() -> Ledger:
+    settings = get_settings()
+    return Ledger(aws_client("dynamodb"), settings.ledger_table_name, settings.ledger_retention_days)
+
+
+@lru_cache(maxsize=1)
+def schedule_store() -> ScheduleStore:
+    settings = get_settings()
+    return ScheduleStore(
+        aws_client("scheduler"),
+        groups={Channel.SMS: settings.sms_schedule_group, Channel.EMAIL: settings.email_schedule_group},
+        queue_urls={channel: settings.queue_url(channel) for channel in Channel},
+        role_arn=settings.scheduler_role_arn,
+    )
+
+
+@lru_cache(maxsize=1)
 def message_intake() -> MessageIntake:
-    return MessageIntake({channel: send_queue(channel) for channel in Channel})
+    return MessageIntake(
+        {channel: send_queue(channel) for channel in Channel},
+        ledger(),
+        schedule_store(),
+        get_settings().max_sqs_delay_seconds,
+    )
 
 
 def provider_token(secret_arn: str) -> Callable[[], str | None] | None:
@@ -109,6 +133,7 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         queues,
         RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds, settings.retry_max_attempts),
         safety_margin_seconds=settings.provider_connect_timeout + settings.provider_read_timeout + 1.0,
+        ledger=ledger(),
         # In-progress idempotency records then expire with the invocation, well inside the visibility timeout.
         on_invocation=idempotency.register_lambda_context,
     )
@@ -121,6 +146,8 @@ def reset() -> None:
         metrics_store,
         api_key_store,
         dead_letter_queue,
+        ledger,
+        schedule_store,
         message_intake,
         slot_claimer,
         channel_worker,

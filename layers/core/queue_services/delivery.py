@@ -38,8 +38,11 @@ class OutcomeKind(StrEnum):
     RATE_LIMITED = "rate_limited"
     TRANSIENT = "transient"
     PERMANENT = "permanent"
-    # Not attempted: no rate-limit slot within the invocation's time budget. Retried, never counted failed.
+    # Not attempted: no rate-limit slot within the invocation's time budget, or arrived before its send
+    # time (retry_after says how long to wait). Retried, never counted failed.
     DEFERRED = "deferred"
+    # Not attempted and not to be: cancelled, already final, or a stale copy of a rescheduled message.
+    SKIPPED = "skipped"
 
     @property
     def retryable(self) -> bool:

@@ -1,24 +1,34 @@
-"""Accepts schedule requests: plans the send time, builds the queued message and puts it on its queue."""
+"""Accepts schedule requests and manages accepted messages: status, cancel, reschedule."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
+from pydantic import TypeAdapter
+
 from queue_services.channels import Channel
+from queue_services.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
+from queue_services.ledger import PENDING, Ledger, MessageRecord, MessageStatus, retention_epoch
+from queue_services.masking import mask_recipient
 from queue_services.models import (
     QueuedEmail,
     QueuedMessage,
     QueuedSms,
+    RescheduleRequest,
     ScheduleEmailRequest,
     ScheduleRequest,
     ScheduleResponse,
     ScheduleSmsRequest,
 )
 from queue_services.queueing import SendQueue
-from queue_services.scheduling import iso_utc, plan_delivery, resolve_expiry
+from queue_services.schedules import ScheduleStore, schedule_name
+from queue_services.scheduling import DeliveryPlan, iso_utc, plan_delivery, resolve_expiry
 from queue_services.tenancy import Principal
+
+_QUEUED_MESSAGE: TypeAdapter[QueuedMessage] = TypeAdapter(QueuedMessage)
 
 
 def build_queued_message(request: ScheduleRequest, message_id: str, now: datetime, send_at: datetime) -> QueuedMessage:
@@ -41,14 +51,119 @@ def channel_of(request: ScheduleRequest) -> Channel:
 
 
 class MessageIntake:
-    """The api function's business logic for the schedule routes."""
+    """The api function's business logic for messages."""
 
-    def __init__(self, queues: Mapping[Channel, SendQueue]) -> None:
+    def __init__(
+        self,
+        queues: Mapping[Channel, SendQueue],
+        ledger: Ledger,
+        schedules: ScheduleStore,
+        max_sqs_delay_seconds: int,
+    ) -> None:
         self._queues = queues
+        self._ledger = ledger
+        self._schedules = schedules
+        self._max_sqs_delay = max_sqs_delay_seconds
 
     def schedule(self, request: ScheduleRequest, principal: Principal, now: datetime) -> ScheduleResponse:
         principal.require_workspace(request.workspace_id)
-        plan = plan_delivery(request.delay, request.send_at, now)
+        plan = plan_delivery(request.delay, request.send_at, now, self._max_sqs_delay)
         message = build_queued_message(request, str(uuid.uuid4()), now, plan.send_at)
-        self._queues[channel_of(request)].enqueue(message, plan.delay_seconds)
-        return ScheduleResponse(message_id=message.message_id, status="queued", send_at=iso_utc(plan.send_at))
+        status = MessageStatus.SCHEDULED if plan.via_scheduler else MessageStatus.QUEUED
+        record = MessageRecord(
+            message_id=message.message_id,
+            channel=message.channel,
+            workspace_id=message.workspace_id,
+            contact_id=message.contact_id,
+            to=mask_recipient(message.to),
+            status=status,
+            send_at=plan.send_at,
+            created_at=now,
+            updated_at=now,
+            expires_at=message.expires_at,
+            schedule_name=schedule_name(message) if plan.via_scheduler else None,
+            retain_until=retention_epoch(now, self._ledger.retention_days),
+            payload=json.dumps(message.to_wire(), separators=(",", ":")),
+        )
+        # The record first: a worker that gets the message finds it, and a message never exists unrecorded.
+        self._ledger.create(record)
+        self._dispatch(message, plan, record, now)
+        return ScheduleResponse(message_id=message.message_id, status=status.value, send_at=iso_utc(plan.send_at))
+
+    def status(self, message_id: str, principal: Principal) -> MessageRecord:
+        record = self._ledger.get(message_id)
+        # Someone else's message is answered as unknown: its existence is not theirs to learn.
+        if record is None or (not principal.is_admin and record.workspace_id != principal.workspace_id):
+            raise NotFound("no such message")
+        return record
+
+    def cancel(self, message_id: str, principal: Principal, now: datetime) -> MessageRecord:
+        record = self.status(message_id, principal)
+        if record.status is MessageStatus.CANCELLED:
+            return record
+        if record.status not in PENDING:
+            raise Conflict(
+                f"the message is already {record.status.value}; only queued or scheduled ones can be cancelled"
+            )
+        if record.status is MessageStatus.SCHEDULED and record.schedule_name:
+            # Not found means it already fired: the copy in SQS is then skipped by the worker.
+            self._schedules.delete(Channel(record.channel), record.schedule_name)
+        cancelled = self._ledger.transition(record, {"status": MessageStatus.CANCELLED}, now)
+        if cancelled is None:
+            return self._refused(message_id, principal, "cancelled")
+        return cancelled
+
+    def reschedule(
+        self, message_id: str, request: RescheduleRequest, principal: Principal, now: datetime
+    ) -> MessageRecord:
+        record = self.status(message_id, principal)
+        if record.status not in PENDING:
+            raise Conflict(f"the message is already {record.status.value}; only a queued or scheduled one can be moved")
+        if request.delay is None and request.send_at is None:
+            raise InvalidRequest("give delay or sendAt", field="sendAt")
+        plan = plan_delivery(request.delay, request.send_at, now, self._max_sqs_delay)
+        if record.expires_at is not None and plan.send_at >= record.expires_at:
+            raise InvalidRequest("is past the message's expiresAt: it could never be sent", field="sendAt")
+        version = record.version + 1
+        status = MessageStatus.SCHEDULED if plan.via_scheduler else MessageStatus.QUEUED
+        pending_message = self._message_from_queue_copy(record, plan.send_at, version)
+        moved = self._ledger.transition(
+            record,
+            {
+                "status": status,
+                "send_at": plan.send_at,
+                "version": version,
+                "schedule_name": schedule_name(pending_message) if plan.via_scheduler else None,
+                "payload": json.dumps(pending_message.to_wire(), separators=(",", ":")),
+            },
+            now,
+        )
+        if moved is None:
+            return self._refused(message_id, principal, "rescheduled")
+        if record.status is MessageStatus.SCHEDULED and record.schedule_name:
+            self._schedules.delete(Channel(record.channel), record.schedule_name)
+        self._dispatch(pending_message, plan, moved, now)
+        return moved
+
+    def _message_from_queue_copy(self, record: MessageRecord, send_at: datetime, version: int) -> QueuedMessage:
+        """The message to queue again: the ledger holds no content, so it comes from the stored copy."""
+        if record.payload is None:
+            raise Conflict("the message content is no longer available to reschedule")
+        stored = _QUEUED_MESSAGE.validate_json(record.payload)
+        return stored.model_copy(update={"send_at": send_at, "version": version})
+
+    def _dispatch(self, message: QueuedMessage, plan: DeliveryPlan, record: MessageRecord, now: datetime) -> None:
+        try:
+            if plan.via_scheduler:
+                self._schedules.create(message, now)
+            else:
+                self._queues[message.channel].enqueue(message, plan.delay_seconds)
+        except DependencyUnavailable as exc:
+            self._ledger.save_many(
+                [record.model_copy(update={"status": MessageStatus.FAILED, "last_error": f"not queued: {exc}"})]
+            )
+            raise
+
+    def _refused(self, message_id: str, principal: Principal, verb: str) -> MessageRecord:
+        current = self.status(message_id, principal)
+        raise Conflict(f"the message could not be {verb}: it is {current.status.value} now")

@@ -13,6 +13,8 @@ from queue_services.validation import check_metadata, normalize_email_address, n
 
 MAX_SQS_DELAY_SECONDS = 900
 MAX_SQS_DELAY_MS = MAX_SQS_DELAY_SECONDS * 1000
+MAX_SCHEDULE_SECONDS = 365 * 24 * 3600  # one year
+MAX_DELAY_MS = MAX_SCHEDULE_SECONDS * 1000
 MAX_TTL_SECONDS = 4 * 24 * 3600  # SQS keeps a message four days; a longer freshness limit means nothing
 
 # MessageGroupId accepts printable ASCII up to 128 characters; the workspace id becomes the group id.
@@ -25,7 +27,7 @@ SmsText = Annotated[str, StringConstraints(min_length=1, max_length=1600)]
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=998)]
 HtmlBody = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
 TextBody = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
-DelayMs = Annotated[int, Field(ge=0, le=MAX_SQS_DELAY_MS, description="milliseconds, at most 900000 (15 min)")]
+DelayMs = Annotated[int, Field(ge=0, le=MAX_DELAY_MS, description="milliseconds, at most one year")]
 
 
 class CamelModel(BaseModel):
@@ -67,6 +69,13 @@ class ScheduleEmailRequest(_ScheduleRequest):
 ScheduleRequest = ScheduleSmsRequest | ScheduleEmailRequest
 
 
+class RescheduleRequest(CamelModel):
+    """Body of PATCH /api/messages/{messageId}: a new delay (from now) or send time."""
+
+    delay: DelayMs | None = None
+    send_at: AwareDatetime | None = None
+
+
 class ScheduleResponse(CamelModel):
     """202 answer of the schedule routes."""
 
@@ -86,6 +95,8 @@ class _QueuedMessageBase(CamelModel):
     created_at: datetime
     send_at: datetime
     expires_at: datetime | None = None
+    # Grows with each reschedule; a copy whose version is not the ledger's is stale and dropped.
+    version: int = 0
     # Deliveries before this copy was queued (a re-queued or dead-lettered copy), and why the last one failed.
     attempts: int = 0
     last_error: str | None = None

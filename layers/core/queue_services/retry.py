@@ -34,7 +34,7 @@ def retry_delay_seconds(
     uniform(0, min(cap, base * 2 ** (receive_count - 1))). Deferred (never attempted): at once.
     """
     if outcome.kind is OutcomeKind.DEFERRED:
-        return 0
+        return 0 if outcome.retry_after is None else math.ceil(outcome.retry_after)
     if outcome.kind is OutcomeKind.RATE_LIMITED:
         wait = outcome.retry_after if outcome.retry_after is not None else base_seconds
     else:

@@ -7,33 +7,45 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from queue_services.errors import InvalidRequest
-from queue_services.models import MAX_SQS_DELAY_SECONDS
+from queue_services.models import MAX_SCHEDULE_SECONDS, MAX_SQS_DELAY_SECONDS
 
 
 @dataclass(frozen=True)
 class DeliveryPlan:
-    """When a message should go out and how long SQS must hold it."""
+    """When a message should go out, and how: SQS DelaySeconds, or an EventBridge Scheduler schedule."""
 
     send_at: datetime
     delay_seconds: int
+    via_scheduler: bool = False
 
 
-def plan_delivery(delay_ms: int | None, send_at: datetime | None, now: datetime) -> DeliveryPlan:
-    """Plan a message given at most one of delay_ms and send_at; a past send_at means now."""
+def plan_delivery(
+    delay_ms: int | None,
+    send_at: datetime | None,
+    now: datetime,
+    max_sqs_delay_seconds: int = MAX_SQS_DELAY_SECONDS,
+) -> DeliveryPlan:
+    """Plan a message given at most one of delay_ms and send_at; a past send_at means now.
+
+    Up to max_sqs_delay_seconds ahead (900, SQS's limit) the send queue holds it; up to a year ahead a
+    one-time schedule does; further is refused.
+    """
     if delay_ms is not None and send_at is not None:
         raise InvalidRequest("give either delay or sendAt, not both", field="sendAt")
-    if send_at is not None:
-        wait = (send_at - now).total_seconds()
-        if wait > MAX_SQS_DELAY_SECONDS:
-            raise InvalidRequest(
-                f"must be at most {MAX_SQS_DELAY_SECONDS} s (15 minutes) ahead; longer schedules are not supported yet",
-                field="sendAt",
-            )
-        if wait <= 0:
-            return DeliveryPlan(send_at=now, delay_seconds=0)
-        return DeliveryPlan(send_at=send_at.astimezone(UTC), delay_seconds=min(math.ceil(wait), MAX_SQS_DELAY_SECONDS))
-    delay = delay_ms or 0
-    return DeliveryPlan(send_at=now + timedelta(milliseconds=delay), delay_seconds=math.ceil(delay / 1000))
+    if send_at is None:
+        send_at = now + timedelta(milliseconds=delay_ms or 0)
+        field = "delay"
+    else:
+        field = "sendAt"
+    wait = (send_at - now).total_seconds()
+    if wait > MAX_SCHEDULE_SECONDS:
+        raise InvalidRequest("must be at most one year ahead", field=field)
+    if wait <= 0:
+        return DeliveryPlan(send_at=now, delay_seconds=0)
+    send_at = send_at.astimezone(UTC)
+    if wait > max_sqs_delay_seconds:
+        return DeliveryPlan(send_at=send_at, delay_seconds=0, via_scheduler=True)
+    return DeliveryPlan(send_at=send_at, delay_seconds=min(math.ceil(wait), MAX_SQS_DELAY_SECONDS))
 
 
 def resolve_expiry(

@@ -28,6 +28,13 @@ class Settings(BaseModel):
     provider_read_timeout: float = Field(alias="PROVIDER_READ_TIMEOUT_SECONDS", default=10, gt=0)
     provider_max_workers: int = Field(alias="PROVIDER_MAX_WORKERS", default=10, ge=1, le=64)
     provider_token_secret_arn: str = Field(alias="PROVIDER_TOKEN_SECRET_ARN", default="")
+    ledger_table_name: str = Field(alias="LEDGER_TABLE_NAME", min_length=1)
+    ledger_retention_days: int = Field(alias="LEDGER_RETENTION_DAYS", default=30, ge=1)
+    scheduler_role_arn: str = Field(alias="SCHEDULER_ROLE_ARN", min_length=1)
+    sms_schedule_group: str = Field(alias="SMS_SCHEDULE_GROUP", default="scheduled-sms", min_length=1)
+    email_schedule_group: str = Field(alias="EMAIL_SCHEDULE_GROUP", default="scheduled-email", min_length=1)
+    # Messages due further ahead than this go through EventBridge Scheduler (SQS holds at most 900 s).
+    max_sqs_delay_seconds: int = Field(alias="MAX_SQS_DELAY_SECONDS", default=900, ge=1, le=900)
     api_keys_table_name: str = Field(alias="API_KEYS_TABLE_NAME", min_length=1)
     rate_limit_table_name: str = Field(alias="RATE_LIMIT_TABLE_NAME", min_length=1)
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)

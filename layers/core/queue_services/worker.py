@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -15,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from queue_services.channels import Channel
 from queue_services.delivery import BatchSender, DeliveryOutcome, OutcomeKind, count_outcomes
 from queue_services.errors import DependencyUnavailable, QueueServicesError
+from queue_services.ledger import Ledger, MessageRecord, MessageStatus
 from queue_services.metrics import MetricsStore, publish_batch_metrics
 from queue_services.models import Counters, QueuedMessage
 from queue_services.observability import logger
@@ -30,6 +32,33 @@ class RetryLater(QueueServicesError):
 
 class UnreadableRecord(QueueServicesError):
     """Raised for a record whose body is not a queued message of this channel; it ends in the DLQ."""
+
+
+# A message this early (or less) is sent now; further ahead it is held until its send time.
+EARLY_TOLERANCE = timedelta(milliseconds=500)
+FINAL = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED)
+
+
+def ledger_changes(
+    outcome: DeliveryOutcome, record: MessageRecord, dead_lettered: bool, now: datetime
+) -> dict[str, Any]:
+    """The record's new fields after one delivery's outcome."""
+    changes: dict[str, Any] = {"updated_at": now}
+    attempted = outcome.kind is not OutcomeKind.DEFERRED and not outcome.replayed
+    if attempted:
+        changes["attempts"] = record.attempts + 1
+    if outcome.kind is OutcomeKind.SENT:
+        changes.update(status=MessageStatus.SENT, sent_at=record.sent_at or now, dead_lettered=False, payload=None)
+        changes["provider_message_id"] = outcome.provider_message_id or record.provider_message_id
+    elif outcome.kind is OutcomeKind.PERMANENT:
+        changes.update(status=MessageStatus.FAILED, last_error=outcome.reason, payload=None)
+    else:
+        changes.update(status=MessageStatus.QUEUED)
+        if attempted:
+            changes["last_error"] = outcome.reason
+        if dead_lettered and outcome.kind is OutcomeKind.TRANSIENT:
+            changes["dead_lettered"] = True
+    return changes
 
 
 def parse_queued_message(body: str, channel: Channel) -> QueuedMessage:
@@ -69,8 +98,10 @@ class ChannelWorker:
         queues: RetryQueues,
         retry_policy: RetryPolicy,
         safety_margin_seconds: float,
+        ledger: Ledger | None = None,
         on_invocation: Callable[[Any], None] = lambda context: None,
     ) -> None:
+        self._ledger = ledger
         self._channel = channel
         self._sender = sender
         self._metrics_store = metrics_store
@@ -95,9 +126,14 @@ class ChannelWorker:
                     "unreadable record", extra={"sqs_message_id": record.get("messageId"), "error": str(exc)[:200]}
                 )
         deadline = started + context.get_remaining_time_in_millis() / 1000 - self._margin
-        outcomes = dict(zip(messages, self._sender.send_all(list(messages.values()), deadline), strict=True))
+        now = datetime.now(UTC)
+        ledger_records, held = self._check_ledger(messages, now)
+        to_send = {sqs_id: message for sqs_id, message in messages.items() if sqs_id not in held}
+        outcomes = dict(zip(to_send, self._sender.send_all(list(to_send.values()), deadline), strict=True))
+        outcomes.update(held)
         self._record_counters(outcomes.values(), len(records), started)
-        settled = self._schedule_retries(records, messages, outcomes)
+        settled, dead_lettered = self._schedule_retries(records, messages, outcomes)
+        self._save_ledger(outcomes, ledger_records, dead_lettered, now)
 
         def check_record(record: SQSRecord) -> None:
             outcome = outcomes.get(record.message_id)
@@ -113,10 +149,65 @@ class ChannelWorker:
         )
         return dict(response)
 
+    def _check_ledger(
+        self, messages: dict[str, QueuedMessage], now: datetime
+    ) -> tuple[dict[str, MessageRecord], dict[str, DeliveryOutcome]]:
+        """Read the batch's records (one batched read), hold back what must not be sent now, and claim the
+        rest (`sending`, one transaction per 100). Returns the records and the held-back outcomes."""
+        if self._ledger is None or not messages:
+            return {}, {}
+        records = self._ledger.get_many(message.message_id for message in messages.values())
+        held: dict[str, DeliveryOutcome] = {}
+        claims: dict[str, int] = {}
+        for sqs_id, message in messages.items():
+            ids = (message.message_id, message.workspace_id)
+            record = records.get(message.message_id)
+            if record is None:
+                continue  # accepted before the ledger existed, or its record expired: send without one
+            if record.status in FINAL or record.version != message.version:
+                held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, f"ledger says {record.status.value}")
+            elif message.send_at > now + EARLY_TOLERANCE:
+                # A scheduled message lands up to a minute early (Scheduler's precision); hold it to the second.
+                wait = (message.send_at - now).total_seconds()
+                held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "before its send time", retry_after=wait)
+            else:
+                claims[message.message_id] = message.version
+        claimed = self._ledger.claim_for_sending(claims, now)
+        for sqs_id, message in messages.items():
+            if message.message_id in claims and message.message_id not in claimed:
+                ids = (message.message_id, message.workspace_id)
+                held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, "cancelled or moved while queued")
+        return records, held
+
+    def _save_ledger(
+        self,
+        outcomes: dict[str, DeliveryOutcome],
+        records: dict[str, MessageRecord],
+        dead_lettered: set[str],
+        now: datetime,
+    ) -> None:
+        """Write the batch's new statuses (whole records, 25 per batched write)."""
+        if self._ledger is None:
+            return
+        updates = []
+        for sqs_id, outcome in outcomes.items():
+            record = records.get(outcome.message_id)
+            if record is None or outcome.kind is OutcomeKind.SKIPPED:
+                continue
+            if outcome.kind is OutcomeKind.DEFERRED and record.status is not MessageStatus.SENDING:
+                continue  # held before the claim: the record did not change
+            updates.append(record.model_copy(update=ledger_changes(outcome, record, sqs_id in dead_lettered, now)))
+        try:
+            self._ledger.save_many(updates)
+        except DependencyUnavailable:
+            # Sends are done and recorded by idempotency; a stale status is better than sending again.
+            logger.exception("could not save ledger statuses", extra={"count": len(updates)})
+
     def _schedule_retries(
         self, records: list[dict[str, Any]], messages: dict[str, QueuedMessage], outcomes: dict[str, DeliveryOutcome]
-    ) -> set[str]:
-        """Apply the retry policy; return the SQS ids handled by a re-queued or dead-lettered copy."""
+    ) -> tuple[set[str], set[str]]:
+        """Apply the retry policy; return the SQS ids handled by a copy (re-queued or dead-lettered), and
+        the dead-lettered ones among them."""
         policy, queues = self._retry_policy, self._queues
         hide: dict[str, int] = {}
         requeue: dict[str, tuple[QueuedMessage, int]] = {}
@@ -125,6 +216,10 @@ class ChannelWorker:
             sqs_id = record["messageId"]
             outcome = outcomes.get(sqs_id)
             if outcome is None or not outcome.kind.retryable:
+                continue
+            if outcome.kind is OutcomeKind.DEFERRED and outcome.retry_after is not None:
+                # Early: hide it until its send time; that is neither a failure nor an attempt.
+                hide[record["receiptHandle"]] = retry_delay_seconds(outcome, 1, policy.base_seconds, policy.cap_seconds)
                 continue
             receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
             message = messages[sqs_id]
@@ -140,13 +235,14 @@ class ChannelWorker:
         if hide:
             queues.send.delay_redelivery(hide)
         settled = queues.send.enqueue_many(requeue)
-        settled |= queues.dead_letter.enqueue_many({sqs_id: (copy, 0) for sqs_id, copy in dead_letter.items()})
-        for sqs_id in settled & set(dead_letter):
+        buried = queues.dead_letter.enqueue_many({sqs_id: (copy, 0) for sqs_id, copy in dead_letter.items()})
+        settled |= buried
+        for sqs_id in buried:
             logger.warning(
                 "dead-lettered after transient failures",
                 extra={"message_id": messages[sqs_id].message_id, "attempts": dead_letter[sqs_id].attempts},
             )
-        return settled
+        return settled, buried
 
     def _record_counters(self, outcomes: Any, batch_size: int, started: float) -> None:
         counts = count_outcomes(outcomes)

@@ -1,0 +1,208 @@
+"""The message ledger: one DynamoDB record per message, its status moved by conditional writes.
+
+Statuses: queued → sending → sent | failed, scheduled → queued, and queued | scheduled → cancelled.
+`version` grows with each reschedule; a queued copy whose version is not the record's is stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import Field
+
+from queue_services.errors import DependencyUnavailable
+from queue_services.models import CamelModel
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# Statuses from which a message may still be sent, cancelled or rescheduled.
+PENDING = (MessageStatus.QUEUED, MessageStatus.SCHEDULED)
+
+
+class MessageRecord(CamelModel):
+    """GET /api/messages/{messageId}; the recipient is stored masked."""
+
+    message_id: str
+    channel: str
+    workspace_id: str
+    contact_id: str
+    to: str
+    status: MessageStatus
+    send_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+    attempts: int = 0
+    provider_message_id: str | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    version: int = 0
+    schedule_name: str | None = None
+    # In a dead-letter queue (status stays queued, so a redrive sends it like any queued message).
+    dead_lettered: bool = False
+    # Epoch seconds for DynamoDB TTL: retention, not a timer.
+    retain_until: int = Field(default=0, exclude=True)
+    # The queued message as JSON, kept while the message is pending so it can be rescheduled; never shown.
+    payload: str | None = Field(default=None, exclude=True)
+
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def to_item(record: MessageRecord) -> dict[str, Any]:
+    data = record.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["retainUntil"] = record.retain_until
+    if record.payload is not None:
+        data["payload"] = record.payload
+    return {key: _SERIALIZER.serialize(value) for key, value in data.items()}
+
+
+def from_item(item: dict[str, Any]) -> MessageRecord:
+    data = {key: _DESERIALIZER.deserialize(value) for key, value in item.items()}
+    data = {key: int(value) if key in ("attempts", "version", "retainUntil") else value for key, value in data.items()}
+    data["retain_until"] = data.pop("retainUntil", 0)
+    return MessageRecord.model_validate(data)
+
+
+def retention_epoch(now: datetime, days: int) -> int:
+    return int((now + timedelta(days=days)).timestamp())
+
+
+class Ledger:
+    """DynamoDB adapter for the message ledger (table key: messageId)."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str, retention_days: int) -> None:
+        self._ddb = dynamodb_client
+        self._table = table_name
+        self.retention_days = retention_days
+
+    def create(self, record: MessageRecord) -> None:
+        self._call("put_item", TableName=self._table, Item=to_item(record))
+
+    def get(self, message_id: str) -> MessageRecord | None:
+        item = self._call(
+            "get_item", TableName=self._table, Key={"messageId": {"S": message_id}}, ConsistentRead=True
+        ).get("Item")
+        return from_item(item) if item else None
+
+    def get_many(self, message_ids: Iterable[str]) -> dict[str, MessageRecord]:
+        """Records by id, 100 per BatchGetItem (consistent reads)."""
+        wanted = list(dict.fromkeys(message_ids))
+        found: dict[str, MessageRecord] = {}
+        for start in range(0, len(wanted), 100):
+            keys = [{"messageId": {"S": message_id}} for message_id in wanted[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                answer = self._call("batch_get_item", RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    record = from_item(item)
+                    found[record.message_id] = record
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def save_many(self, records: Iterable[MessageRecord]) -> None:
+        """Write whole records, 25 per BatchWriteItem: for records this worker owns (status sending)."""
+        items = [{"PutRequest": {"Item": to_item(record)}} for record in records]
+        for start in range(0, len(items), 25):
+            request: dict[str, Any] = {self._table: items[start : start + 25]}
+            while request:
+                request = self._call("batch_write_item", RequestItems=request).get("UnprocessedItems") or {}
+
+    def claim_for_sending(self, versions: dict[str, int], now: datetime) -> set[str]:
+        """Move pending records to `sending` in one transaction per 100; return the ids claimed.
+
+        The condition (pending or already sending, same version) is what makes cancel and send race
+        safely: whichever conditional write lands first wins, the other sees the new status.
+        """
+        claimed: set[str] = set()
+        pending = dict(versions)
+        while pending:
+            chunk = dict(list(pending.items())[:100])
+            for message_id in chunk:
+                del pending[message_id]
+            ids = list(chunk)
+            while ids:
+                try:
+                    self._ddb.transact_write_items(
+                        TransactItems=[self._claim_item(message_id, chunk[message_id], now) for message_id in ids]
+                    )
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                        raise DependencyUnavailable(f"ledger claim: {type(exc).__name__}") from exc
+                    reasons = exc.response.get("CancellationReasons") or []
+                    refused = {
+                        message_id
+                        for message_id, reason in zip(ids, reasons, strict=False)
+                        if reason.get("Code") == "ConditionalCheckFailed"
+                    }
+                    if not refused:
+                        raise DependencyUnavailable("ledger claim cancelled without a refused condition") from exc
+                    ids = [message_id for message_id in ids if message_id not in refused]
+                    continue
+                except BotoCoreError as exc:
+                    raise DependencyUnavailable(f"ledger claim: {type(exc).__name__}") from exc
+                claimed.update(ids)
+                break
+        return claimed
+
+    def _claim_item(self, message_id: str, version: int, now: datetime) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"messageId": {"S": message_id}},
+                "UpdateExpression": "SET #status = :sending, updatedAt = :now",
+                "ConditionExpression": "#status IN (:queued, :scheduled, :sending) AND #version = :version",
+                "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+                "ExpressionAttributeValues": {
+                    ":sending": {"S": MessageStatus.SENDING},
+                    ":queued": {"S": MessageStatus.QUEUED},
+                    ":scheduled": {"S": MessageStatus.SCHEDULED},
+                    ":version": {"N": str(version)},
+                    ":now": {"S": now.isoformat()},
+                },
+            }
+        }
+
+    def transition(self, record: MessageRecord, changes: dict[str, Any], now: datetime) -> MessageRecord | None:
+        """Apply changes if the record is still pending at the same version; None if it moved meanwhile."""
+        updated = record.model_copy(update={**changes, "updated_at": now})
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=to_item(updated),
+                ConditionExpression="#status IN (:queued, :scheduled) AND #version = :version",
+                ExpressionAttributeNames={"#status": "status", "#version": "version"},
+                ExpressionAttributeValues={
+                    ":queued": {"S": MessageStatus.QUEUED},
+                    ":scheduled": {"S": MessageStatus.SCHEDULED},
+                    ":version": {"N": str(record.version)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise DependencyUnavailable(f"ledger: {type(exc).__name__}") from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailable(f"ledger: {type(exc).__name__}") from exc
+        return updated
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = getattr(self._ddb, operation)(**kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise DependencyUnavailable(f"ledger {operation}: {type(exc).__name__}") from exc
+        return result
