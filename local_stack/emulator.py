@@ -53,6 +53,32 @@ def cheap_retention_check() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
 
+def atomic_dynamodb_writes() -> None:
+    """Make each DynamoDB write (its condition check and its change) atomic, as DynamoDB guarantees.
+
+    moto checks a condition and then writes without a lock, so two threads can both pass the same
+    condition: two claims of one rate-limit slot, two idempotency records "in progress", a cancel and a
+    send that both win. One lock around every write restores the guarantee the service relies on.
+    """
+    import functools
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_atomic", False):
+            continue
+
+        def locked(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(*args, **kwargs)
+
+        functools.update_wrapper(locked, original)
+        locked._atomic = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, locked)
+
+
 def emulate_message_move_task() -> None:
     """StartMessageMoveTask, which moto lacks: move every visible message of a DLQ to a destination queue.
 
@@ -184,6 +210,7 @@ def serve(port: int, clock_fix: bool = True) -> None:
     cheap_retention_check()
     cache_condition_lexing()
     emulate_message_move_task()
+    atomic_dynamodb_writes()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = CallCounter(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)

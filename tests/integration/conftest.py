@@ -10,11 +10,17 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local_stack.emulator import atomic_dynamodb_writes, emulate_message_move_task
 from local_stack.provision import provision
 from local_stack.runtime import LocalFunction, load_function
 from local_stack.sink import ProviderSink
 from local_stack.template import Resolver, function_environment, load_template
 from tests.support.events import sqs_event_from_messages
+
+# The same emulator fixes the local stack's moto server runs with: conditional writes are atomic, and
+# StartMessageMoveTask exists.
+atomic_dynamodb_writes()
+emulate_message_move_task()
 
 
 @dataclass

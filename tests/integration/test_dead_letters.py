@@ -7,13 +7,10 @@ from typing import Any
 
 import pytest
 
-from local_stack.emulator import emulate_message_move_task
 from tests.integration.conftest import Stack
 from tests.integration.test_delivery_guarantees import with_receive_count
 from tests.integration.test_worker import post_sms
 from tests.support.events import api_event, workspace_key
-
-emulate_message_move_task()
 
 
 def route_event(method: str, path: str, channel: str, query: dict[str, str] | None = None) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def test_bad_email_addresses_are_refused_by_name(address: str) -> None:
         (ScheduleSmsRequest, SEED_SMS, "workspaceId", "w" * 129),
         (ScheduleSmsRequest, SEED_SMS, "workspaceId", "has space"),
         (ScheduleSmsRequest, SEED_SMS, "delay", -1),
-        (ScheduleSmsRequest, SEED_SMS, "delay", 900_001),
+        (ScheduleSmsRequest, SEED_SMS, "delay", 365 * 24 * 3600 * 1000 + 1),
         (ScheduleSmsRequest, SEED_SMS, "delay", "soon"),
         (ScheduleSmsRequest, SEED_SMS, "sendAt", "2026-11-28T12:00:00"),
         (ScheduleSmsRequest, SEED_SMS, "sendAt", "tomorrow"),

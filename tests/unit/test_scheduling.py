@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from queue_services.errors import InvalidRequest
+from queue_services.schedules import fire_plan
 from queue_services.scheduling import iso_utc, plan_delivery
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
@@ -34,17 +35,51 @@ def test_past_send_at_means_now() -> None:
     assert plan == plan_delivery(0, None, NOW)
 
 
-def test_send_at_beyond_fifteen_minutes_is_refused_naming_the_limit() -> None:
+def test_beyond_fifteen_minutes_goes_through_the_scheduler() -> None:
+    plan = plan_delivery(None, NOW + timedelta(seconds=901), NOW)
+    assert plan.via_scheduler
+    assert plan.send_at == NOW + timedelta(seconds=901)
+    assert plan_delivery(3_600_000, None, NOW).via_scheduler
+
+
+def test_a_lower_threshold_sends_shorter_delays_through_the_scheduler() -> None:
+    assert plan_delivery(10_000, None, NOW, max_sqs_delay_seconds=5).via_scheduler
+    assert not plan_delivery(5_000, None, NOW, max_sqs_delay_seconds=5).via_scheduler
+
+
+@pytest.mark.parametrize(
+    ("delay_ms", "send_at", "field"),
+    [(365 * 86400 * 1000 + 1000, None, "delay"), (None, NOW + timedelta(days=366), "sendAt")],
+)
+def test_more_than_a_year_ahead_is_refused(delay_ms: int | None, send_at: datetime | None, field: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        plan_delivery(None, NOW + timedelta(seconds=901), NOW)
-    assert caught.value.field == "sendAt"
-    assert "900" in caught.value.message
+        plan_delivery(delay_ms, send_at, NOW)
+    assert caught.value.field == field
+    assert "one year" in caught.value.message
 
 
-def test_send_at_exactly_fifteen_minutes_ahead_is_accepted() -> None:
-    assert plan_delivery(None, NOW + timedelta(seconds=900), NOW).delay_seconds == 900
+def test_send_at_exactly_fifteen_minutes_ahead_stays_on_sqs() -> None:
+    plan = plan_delivery(None, NOW + timedelta(seconds=900), NOW)
+    assert (plan.delay_seconds, plan.via_scheduler) == (900, False)
 
 
 def test_delay_and_send_at_together_are_refused() -> None:
     with pytest.raises(InvalidRequest):
         plan_delivery(1000, NOW, NOW)
+
+
+@pytest.mark.parametrize("ahead", [901, 3600, 86400 * 30])
+def test_schedules_fire_two_minutes_early_and_land_a_minute_early(ahead: int) -> None:
+    send_at = NOW + timedelta(seconds=ahead)
+    fire_at, delay = fire_plan(send_at, NOW)
+    assert fire_at.microsecond == 0
+    assert send_at - timedelta(seconds=121) <= fire_at <= send_at - timedelta(seconds=119)
+    # Scheduler may fire up to 60 s late; the message still lands before its send time.
+    assert fire_at + timedelta(seconds=delay + 60) <= send_at + timedelta(seconds=1)
+    assert delay >= 55
+
+
+def test_a_near_schedule_fires_a_few_seconds_from_now() -> None:
+    fire_at, delay = fire_plan(NOW + timedelta(seconds=10), NOW)
+    assert NOW + timedelta(seconds=5) < fire_at <= NOW + timedelta(seconds=7)
+    assert delay == 0
