@@ -28,6 +28,7 @@ def free_port() -> int:
 
 
 ADMIN_KEY = "local-admin-key"
+SCHEDULER_THRESHOLD_SECONDS = 5
 
 
 def keyed_session(api_key: str | None) -> requests.Session:
@@ -97,8 +98,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         env.pop(name, None)
     with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local_stack"],
+        process = subprocess.Popen(  # noqa: S603
+            # Anything due more than 5 s ahead goes through the Scheduler path, so schedules fire within a test.
+            [sys.executable, "-m", "local_stack", "--param", f"MaxSqsDelaySeconds={SCHEDULER_THRESHOLD_SECONDS}"],
             cwd=ROOT,
             env=env,
             stdout=log_file,

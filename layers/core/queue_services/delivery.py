@@ -187,6 +187,12 @@ class BatchSender:
 
     def _attempt(self, message: QueuedMessage, limiter: RateLimiter, deadline: float) -> DeliveryOutcome:
         ids = (message.message_id, message.workspace_id)
+        early = (message.send_at - self._clock()).total_seconds()
+        if early > 0:
+            # Due in a moment (a scheduled message handed over just before its time): wait, then send.
+            if time.monotonic() + early > deadline:
+                return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "before its send time", retry_after=early)
+            time.sleep(early)
         if message.is_expired(self._clock()):
             return DeliveryOutcome(*ids, OutcomeKind.PERMANENT, EXPIRED)
         attempt_id = uuid.uuid4().hex

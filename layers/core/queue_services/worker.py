@@ -34,8 +34,10 @@ class UnreadableRecord(QueueServicesError):
     """Raised for a record whose body is not a queued message of this channel; it ends in the DLQ."""
 
 
-# A message this early (or less) is sent now; further ahead it is held until its send time.
-EARLY_TOLERANCE = timedelta(milliseconds=500)
+# A message due within this is kept and sent at its exact time by the sender; one due later is hidden in
+# SQS until shortly before its time (visibility timeouts count whole seconds, polls add up to a second).
+HOLD_THRESHOLD = timedelta(seconds=3)
+HOLD_MARGIN_SECONDS = 2
 FINAL = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED)
 
 
@@ -166,9 +168,10 @@ class ChannelWorker:
                 continue  # accepted before the ledger existed, or its record expired: send without one
             if record.status in FINAL or record.version != message.version:
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, f"ledger says {record.status.value}")
-            elif message.send_at > now + EARLY_TOLERANCE:
-                # A scheduled message lands up to a minute early (Scheduler's precision); hold it to the second.
-                wait = (message.send_at - now).total_seconds()
+            elif message.send_at > now + HOLD_THRESHOLD:
+                # A scheduled message lands up to a minute early (Scheduler's precision): hide it until just
+                # before its send time; the sender then waits out the rest, to the second.
+                wait = (message.send_at - now).total_seconds() - HOLD_MARGIN_SECONDS
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "before its send time", retry_after=wait)
             else:
                 claims[message.message_id] = message.version
