@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from queue_services.delivery import (
     EXPIRED,
     BatchSender,
@@ -205,3 +207,26 @@ def test_count_outcomes_follows_the_metric_meanings() -> None:
         "a": Counters(total=2, success=1, failed=1, rate_limited=1),
         "b": Counters(total=1, success=1),
     }
+
+
+def test_a_message_due_in_a_moment_is_sent_at_its_time() -> None:
+    sent_at: list[float] = []
+
+    def send(message: QueuedMessage) -> ProviderReceipt:
+        sent_at.append(time.time())
+        return ProviderReceipt()
+
+    due = datetime.now(UTC) + timedelta(seconds=0.3)
+    outcomes = sender(send).send_all([sms(0, "a").model_copy(update={"send_at": due})], time.monotonic() + 5)
+    assert outcomes[0].kind is OutcomeKind.SENT
+    assert sent_at[0] >= due.timestamp()
+
+
+def test_a_message_due_after_the_deadline_is_deferred_until_then() -> None:
+    def send(message: QueuedMessage) -> ProviderReceipt:
+        raise AssertionError("must not be sent early")
+
+    due = datetime.now(UTC) + timedelta(seconds=30)
+    outcomes = sender(send).send_all([sms(0, "a").model_copy(update={"send_at": due})], time.monotonic() + 1)
+    assert outcomes[0].kind is OutcomeKind.DEFERRED
+    assert outcomes[0].retry_after == pytest.approx(30, abs=1)
