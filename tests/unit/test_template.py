@@ -127,3 +127,37 @@ def test_idempotency_in_progress_expires_before_the_message_reappears(function_i
     # In-progress records expire with the invocation (register_lambda_context): the function timeout.
     queue = props(WORKERS[function_id][0])
     assert function_setting(TEMPLATE, function_id, "Timeout") < queue["VisibilityTimeout"]
+
+
+def test_schedule_groups_and_the_scheduler_role() -> None:
+    assert props("SmsScheduleGroup")["Name"] == "scheduled-sms"
+    assert props("EmailScheduleGroup")["Name"] == "scheduled-email"
+    role = props("SchedulerRole")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    (policy,) = role["Policies"]
+    (allow,) = policy["PolicyDocument"]["Statement"]
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Resource"] == [{"Fn::GetAtt": ["SmsQueue", "Arn"]}, {"Fn::GetAtt": ["EmailQueue", "Arn"]}]
+
+
+def test_the_api_may_manage_schedules_in_its_groups_and_pass_only_the_scheduler_role() -> None:
+    statements = [
+        statement
+        for policy in props("ApiFunction")["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    ]
+    (schedules,) = [s for s in statements if "scheduler:CreateSchedule" in s["Action"]]
+    assert sorted(schedules["Action"]) == ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]
+    assert all("schedule/${" in r["Fn::Sub"] for r in schedules["Resource"])
+    (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+
+
+def test_ledger_retention_is_a_parameter() -> None:
+    assert TEMPLATE["Parameters"]["LedgerRetentionDays"]["Default"] == 30
+    assert props("MessagesTable")["TimeToLiveSpecification"] == {"AttributeName": "retainUntil", "Enabled": True}
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["LEDGER_RETENTION_DAYS"] == {"Ref": "LedgerRetentionDays"}
