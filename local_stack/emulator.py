@@ -53,25 +53,98 @@ def cheap_retention_check() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
 
+def one_backup_per_transaction() -> None:
+    """TransactWriteItems backs up only the items it touches, once.
+
+    For rollback, moto deep-copies the whole table for every item of a transaction: a 100-item claim on
+    a 2,000-record ledger copied 200,000 items per call and grew the emulator to 6 GB. The backup here
+    shares the untouched items (a transaction cannot change them) and copies the touched ones.
+    """
+    import copy
+    import types
+    from collections import defaultdict
+
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    if getattr(models, "_one_backup", False):
+        return
+    state = threading.local()
+
+    def backup(table: Table) -> Table:
+        clone = copy.copy(table)
+        clone.items = defaultdict(dict)
+        clone.items.update(table.items)
+        for key in state.touched.get(table.name, ()):
+            if key in table.items:
+                clone.items[key] = copy.deepcopy(table.items[key])
+        return clone
+
+    def deepcopy(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(state, "touched", None) is not None and isinstance(obj, Table):
+            if id(obj) not in state.backups:
+                state.backups[id(obj)] = backup(obj)
+            return state.backups[id(obj)]
+        return copy.deepcopy(obj, *args, **kwargs)
+
+    setattr(models, "copy", types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy))  # noqa: B010
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        touched: dict[str, set[Any]] = {}
+        for entry in transact_items:
+            op = next(iter(entry.values()))
+            table = self.tables.get(op.get("TableName"))
+            key = op.get("Key") or op.get("Item") or {}
+            if table is not None and table.hash_key_attr in key:
+                touched.setdefault(table.name, set()).add(DynamoType(key[table.hash_key_attr]))
+        state.touched, state.backups = touched, {}
+        try:
+            original(self, transact_items)
+        finally:
+            state.touched, state.backups = None, {}
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    models._one_backup = True  # type: ignore[attr-defined]
+
+
 def atomic_dynamodb_writes() -> None:
     """Make each DynamoDB write (its condition check and its change) atomic, as DynamoDB guarantees.
 
     moto checks a condition and then writes without a lock, so two threads can both pass the same
     condition: two claims of one rate-limit slot, two idempotency records "in progress", a cancel and a
-    send that both win. One lock around every write restores the guarantee the service relies on.
+    send that both win. A lock per table around every write restores the guarantee the service relies on.
     """
+    import contextlib
     import functools
 
     from moto.dynamodb.models import DynamoDBBackend
 
-    lock = threading.RLock()
+    # One lock per table: writes to different tables (idempotency records, ledger claims) never wait
+    # for each other; a transaction takes the locks of its tables in name order.
+    guard = threading.Lock()
+    locks: dict[str, threading.RLock] = {}
+
+    def table_lock(name: str) -> Any:
+        with guard:
+            return locks.setdefault(name, threading.RLock())
+
+    def tables_of(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[str]:
+        if name == "transact_write_items":
+            items = kwargs.get("transact_items", args[1] if len(args) > 1 else [])
+            return sorted({str(next(iter(item.values())).get("TableName")) for item in items})
+        return [str(kwargs.get("table_name", args[1] if len(args) > 1 else ""))]
+
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
         if getattr(original, "_atomic", False):
             continue
 
-        def locked(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
+        def locked(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            with contextlib.ExitStack() as held:
+                for table in tables_of(_name, args, kwargs):
+                    held.enter_context(table_lock(table))
                 return _original(*args, **kwargs)
 
         functools.update_wrapper(locked, original)
@@ -200,6 +273,34 @@ class CallCounter:
         return self._app(environ, start_response)
 
 
+def cached_service_dispatch() -> None:
+    """Remember which moto app serves a (host, credential scope) instead of working it out per request.
+
+    moto matches every request's host against every service's URL patterns and lists its own modules
+    on disk to do so: a fifth of the emulator's time under load. The answer depends only on the host,
+    the service and region signed into the Authorization header, and the moto-api path prefix.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.get_application
+    apps: dict[tuple[str, str, bool], Any] = {}
+
+    def get_application(self: DomainDispatcherApplication, environ: dict[str, Any]) -> Any:
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        scope = authorization.split("Credential=", 1)[-1].split(",", 1)[0].split("/", 2)[-1] if authorization else ""
+        path = environ.get("PATH_INFO", "")
+        special = path.startswith(("/moto-api", "/latest/", "/favicon.ico"))
+        if not scope or special:
+            return original(self, environ)
+        key = (environ.get("HTTP_HOST", ""), scope, special)
+        app = apps.get(key)
+        if app is None:
+            app = apps[key] = original(self, environ)
+        return app
+
+    DomainDispatcherApplication.get_application = get_application  # type: ignore[method-assign]
+
+
 def serve(port: int, clock_fix: bool = True) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
@@ -209,8 +310,10 @@ def serve(port: int, clock_fix: bool = True) -> None:
     serialize_receives()
     cheap_retention_check()
     cache_condition_lexing()
+    cached_service_dispatch()
     emulate_message_move_task()
-    atomic_dynamodb_writes()
+    one_backup_per_transaction()
+    atomic_dynamodb_writes()  # after the patches above, so that it wraps them
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = CallCounter(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)

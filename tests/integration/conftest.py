@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_stack.emulator import atomic_dynamodb_writes, emulate_message_move_task
+from local_stack.emulator import atomic_dynamodb_writes, emulate_message_move_task, one_backup_per_transaction
 from local_stack.provision import provision
 from local_stack.runtime import LocalFunction, load_function
 from local_stack.sink import ProviderSink
@@ -19,6 +19,7 @@ from tests.support.events import sqs_event_from_messages
 
 # The same emulator fixes the local stack's moto server runs with: conditional writes are atomic, and
 # StartMessageMoveTask exists.
+one_backup_per_transaction()
 atomic_dynamodb_writes()
 emulate_message_move_task()
 

@@ -272,3 +272,36 @@ def test_universal_send_message_target_passes_its_parameters(scheduler_clients: 
     assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
     (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=4)["Messages"]
     assert json.loads(message["Body"]) == {"hello": "delayed"}
+
+
+def test_a_failed_transaction_rolls_back_the_items_it_changed() -> None:
+    # The emulator's cheaper transaction backup must still restore what a refused transaction touched.
+    with mock_aws():
+        ddb = boto3.client("dynamodb")
+        ddb.create_table(
+            TableName="t",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for key in ("a", "b", "c"):
+            ddb.put_item(TableName="t", Item={"id": {"S": key}, "n": {"N": "0"}})
+
+        def bump(key: str, expected: str) -> dict[str, Any]:
+            return {
+                "Update": {
+                    "TableName": "t",
+                    "Key": {"id": {"S": key}},
+                    "UpdateExpression": "SET n = :one",
+                    "ConditionExpression": "n = :expected",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":expected": {"N": expected}},
+                }
+            }
+
+        with pytest.raises(ddb.exceptions.TransactionCanceledException):
+            ddb.transact_write_items(TransactItems=[bump("a", "0"), bump("b", "5")])
+        values = {i["id"]["S"]: i["n"]["N"] for i in ddb.scan(TableName="t")["Items"]}
+        assert values == {"a": "0", "b": "0", "c": "0"}
+        ddb.transact_write_items(TransactItems=[bump("a", "0"), bump("c", "0")])
+        values = {i["id"]["S"]: i["n"]["N"] for i in ddb.scan(TableName="t")["Items"]}
+        assert values == {"a": "1", "b": "0", "c": "1"}

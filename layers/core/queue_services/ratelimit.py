@@ -199,22 +199,27 @@ class SharedRateLimiter:
 
     def acquire(self, deadline: float) -> bool:
         wall_deadline = self._clock() + (deadline - time.monotonic())
-        with self._lock:
-            now = self._clock()
-            if self._slot is None or self._tokens == 0 or self._slot.end <= now:
-                slot = self._claimer.claim(now, wall_deadline)
-                if slot is None:
-                    return False
-                self._slot, self._tokens = slot, slot.tokens
-            assert self._slot is not None
-            # Spread the slot's tokens evenly across it: calls then arrive as a steady stream, not a burst
-            # at each slot start that network jitter could push into the next window.
-            used = self._slot.tokens - self._tokens
-            self._tokens -= 1
-            start = self._slot.start + (self._slot.end - self._slot.start) * used / self._slot.tokens
-        if start > now:
-            self._sleep(start - now)
-        return True
+        while True:
+            with self._lock:
+                now = self._clock()
+                if self._slot is None or self._tokens == 0 or self._slot.end <= now:
+                    slot = self._claimer.claim(now, wall_deadline)
+                    if slot is None:
+                        return False
+                    self._slot, self._tokens = slot, slot.tokens
+                slot = self._slot
+                # Spread the slot's tokens evenly across it: calls then arrive as a steady stream, not a
+                # burst at each slot start that network jitter could push into the next window.
+                used = slot.tokens - self._tokens
+                self._tokens -= 1
+                start = slot.start + (slot.end - slot.start) * used / slot.tokens
+            if start > now:
+                self._sleep(start - now)
+            # A thread that woke well after its slot ended (a busy process) must not send late: that call
+            # would land in later slots' time and push a sliding second over the limit. A little lateness
+            # (half a slot: at most rate/40 more calls in a second) is tolerated; more takes a new token.
+            if self._clock() < slot.end + (slot.end - slot.start) / 2:
+                return True
 
     def slow_down(self, pause_seconds: float) -> None:
         self._claimer.slow_down(self._clock(), pause_seconds)
