@@ -60,7 +60,14 @@ class LocalFunction:
     state such as a Powertools resolver is therefore never shared between concurrent invocations.
     """
 
-    def __init__(self, logical_id: str, loader: Callable[[int], Handler], timeout_seconds: float, memory_mb: int):
+    def __init__(
+        self,
+        logical_id: str,
+        loader: Callable[[int], Handler],
+        timeout_seconds: float,
+        memory_mb: int,
+        environments: int = 1,
+    ):
         self.logical_id = logical_id
         self.timeout_seconds = timeout_seconds
         self.memory_mb = memory_mb
@@ -68,7 +75,9 @@ class LocalFunction:
         self._idle: list[Handler] = []
         self._created = 0
         self._lock = threading.Lock()
-        self._idle.append(self._new_environment())
+        # Warm environments made up front (as provisioned concurrency would): a module import in the
+        # middle of a broadcast would stall every other handler thread of this process.
+        self._idle.extend(self._new_environment() for _ in range(max(1, environments)))
 
     @property
     def environments(self) -> int:
@@ -95,7 +104,7 @@ class LocalFunction:
                 self._idle.append(handler)
 
 
-def load_function(template: dict[str, Any], logical_id: str) -> LocalFunction:
+def load_function(template: dict[str, Any], logical_id: str, environments: int = 1) -> LocalFunction:
     """Load the handler named by CodeUri + Handler; the environment must already be set."""
     props = template["Resources"][logical_id]["Properties"]
     module_file, _, attribute = str(props["Handler"]).rpartition(".")
@@ -111,6 +120,7 @@ def load_function(template: dict[str, Any], logical_id: str) -> LocalFunction:
         loader=load,
         timeout_seconds=float(function_setting(template, logical_id, "Timeout", 3)),
         memory_mb=int(function_setting(template, logical_id, "MemorySize", 128)),
+        environments=environments,
     )
 
 

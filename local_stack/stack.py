@@ -114,14 +114,15 @@ class LocalStack:
             self._set_function_environment()
             mount_layers(self.template)
             self._seed_api_keys(session)
+            mappings = mappings_from_template(self.resolver)
+            concurrency = {m.function_id: m.maximum_concurrency for m in mappings}
             for logical_id in resources_of_type(self.template, "AWS::Serverless::Function"):
-                self.functions[logical_id] = load_function(self.template, logical_id)
+                self.functions[logical_id] = load_function(
+                    self.template, logical_id, environments=concurrency.get(logical_id, 1)
+                )
             self.gateway = LocalGateway(self.template, self.functions, config.api_port).start()
             sqs = session.client("sqs")
-            self.pollers = [
-                QueuePoller(mapping, self.functions[mapping.function_id], sqs).start()
-                for mapping in mappings_from_template(self.resolver)
-            ]
+            self.pollers = [QueuePoller(m, self.functions[m.function_id], sqs).start() for m in mappings]
             self.scheduler = ScheduleFirer(session.client("scheduler"), sqs).start()
         except BaseException:
             self.stop()
