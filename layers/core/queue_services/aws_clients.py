@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 # Standard retry mode with a few attempts: SQS and DynamoDB throttles are retried by the SDK, not by us.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64)
@@ -21,3 +22,8 @@ def aws_client(service: str) -> Any:
 def reset_clients() -> None:
     """Forget cached clients (tests switch moto contexts and endpoints between cases)."""
     aws_client.cache_clear()
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a ClientError ('ConditionalCheckFailedException', ...)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))

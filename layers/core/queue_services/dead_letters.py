@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from queue_services.aws_clients import error_code
 from queue_services.channels import Channel
 from queue_services.errors import Conflict, DependencyUnavailable
 from queue_services.masking import mask_recipient
@@ -53,7 +54,7 @@ class DeadLetterQueue:
             destination = self._attributes(self._send_url, "QueueArn")
             answer = self._sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("UnsupportedOperation", "InvalidParameterValue"):
+            if error_code(exc) in ("UnsupportedOperation", "InvalidParameterValue"):
                 raise Conflict(f"redrive refused: {exc.response['Error'].get('Message', '')}") from exc
             raise DependencyUnavailable(f"redrive: {type(exc).__name__}") from exc
         except BotoCoreError as exc:
@@ -66,7 +67,7 @@ class DeadLetterQueue:
         try:
             self._sqs.purge_queue(QueueUrl=self._url)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code", "").endswith("PurgeQueueInProgress"):
+            if error_code(exc).endswith("PurgeQueueInProgress"):
                 raise Conflict("a purge of this queue already ran in the last 60 seconds") from exc
             raise DependencyUnavailable(f"purge: {type(exc).__name__}") from exc
         except BotoCoreError as exc:

@@ -15,6 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
+from queue_services.aws_clients import error_code
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import CamelModel
 
@@ -141,7 +142,7 @@ class Ledger:
                         TransactItems=[self._claim_item(message_id, chunk[message_id], now) for message_id in ids]
                     )
                 except ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    if error_code(exc) != "TransactionCanceledException":
                         raise DependencyUnavailable(f"ledger claim: {type(exc).__name__}") from exc
                     reasons = exc.response.get("CancellationReasons") or []
                     refused = {
@@ -193,7 +194,7 @@ class Ledger:
                 },
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return None
             raise DependencyUnavailable(f"ledger: {type(exc).__name__}") from exc
         except BotoCoreError as exc:

@@ -12,7 +12,6 @@ from queue_services.channels import Channel
 from queue_services.validation import check_metadata, normalize_email_address, normalize_phone_number
 
 MAX_SQS_DELAY_SECONDS = 900
-MAX_SQS_DELAY_MS = MAX_SQS_DELAY_SECONDS * 1000
 MAX_SCHEDULE_SECONDS = 365 * 24 * 3600  # one year
 MAX_DELAY_MS = MAX_SCHEDULE_SECONDS * 1000
 MAX_TTL_SECONDS = 4 * 24 * 3600  # SQS keeps a message four days; a longer freshness limit means nothing

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from queue_services.aws_clients import error_code
+
 
 class RateLimiter(Protocol):
     """Grants permission to make one provider call; shared by every sending thread of an invocation."""
@@ -136,7 +138,7 @@ class DynamoDbSlotClaimer:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 item = exc.response.get("Item") or {}
                 taken = int(item["next"]["N"]) if "next" in item else None
@@ -173,7 +175,7 @@ class DynamoDbSlotClaimer:
                     ExpressionAttributeValues={":cap": {"N": str(cap)}, ":expires": {"N": str(second + 3600)}},
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise
 
 

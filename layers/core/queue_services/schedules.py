@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from queue_services.aws_clients import error_code
 from queue_services.channels import Channel
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import MAX_SQS_DELAY_SECONDS, QueuedMessage
@@ -88,7 +89,7 @@ class ScheduleStore:
         try:
             self._scheduler.delete_schedule(GroupName=self._groups[channel], Name=name)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            if error_code(exc) == "ResourceNotFoundException":
                 return False
             raise DependencyUnavailable(f"could not delete schedule: {type(exc).__name__}") from exc
         except BotoCoreError as exc:
