@@ -100,7 +100,7 @@ def test_every_accepted_message_ends_sent_failed_or_dead_lettered(stack: LocalSt
     accepted = set(rejected) | set(expiring) | set(normal)
     failed = set(rejected) | set(expiring)
     assert set(sent) | failed | set(dead) == accepted
-    assert not (set(sent) & failed)
+    assert not (set(sent) & failed), (len(set(sent) & set(rejected)), len(set(sent) & set(expiring)))
     assert set(normal) <= set(sent) | set(dead)
     sms = stack.metrics()["sms"]
     assert sms["failed"] == len(failed)

@@ -230,3 +230,22 @@ def test_a_message_due_after_the_deadline_is_deferred_until_then() -> None:
     outcomes = sender(send).send_all([sms(0, "a").model_copy(update={"send_at": due})], time.monotonic() + 1)
     assert outcomes[0].kind is OutcomeKind.DEFERRED
     assert outcomes[0].retry_after == pytest.approx(30, abs=1)
+
+
+def test_a_message_that_expires_while_waiting_for_its_slot_is_not_sent() -> None:
+    calls: list[str] = []
+
+    def send(message: QueuedMessage) -> ProviderReceipt:
+        calls.append(message.message_id)
+        return ProviderReceipt()
+
+    class SlowLimiter(Unlimited):
+        def acquire(self, deadline: float) -> bool:
+            time.sleep(0.3)  # the channel was slowed down by a 429
+            return True
+
+    expires = datetime.now(UTC) + timedelta(seconds=0.2)
+    message = sms(0, "a").model_copy(update={"expires_at": expires})
+    outcomes = sender(send, SlowLimiter()).send_all([message], time.monotonic() + 5)
+    assert (outcomes[0].kind, outcomes[0].reason) == (OutcomeKind.PERMANENT, EXPIRED)
+    assert calls == []

@@ -109,6 +109,10 @@ class NoRateSlot(QueueServicesError):
     """No rate-limit slot within the invocation's time budget: the message was not attempted."""
 
 
+class ExpiredWhileWaiting(QueueServicesError):
+    """The message's expiresAt passed while it waited for a rate-limit slot: it must not be sent."""
+
+
 class SendOnce(Protocol):
     """Sends one message at most once (Powertools Idempotency keyed by messageId), the rate-limit acquire
     included; returns {"providerMessageId", "attemptId"} of the call that did send it."""
@@ -118,7 +122,11 @@ class SendOnce(Protocol):
     ) -> dict[str, Any]: ...
 
 
-def make_send_once(send: Callable[[QueuedMessage], ProviderReceipt], default_pause_seconds: float) -> SendOnce:
+def make_send_once(
+    send: Callable[[QueuedMessage], ProviderReceipt],
+    default_pause_seconds: float,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> SendOnce:
     """The body of the idempotent unit: wait for a slot, call the provider, slow the channel on a 429."""
 
     def send_once(
@@ -126,6 +134,9 @@ def make_send_once(send: Callable[[QueuedMessage], ProviderReceipt], default_pau
     ) -> dict[str, Any]:
         if not limiter.acquire(deadline):
             raise NoRateSlot("no rate-limit slot before the invocation's deadline")
+        if message.is_expired(clock()):
+            # A slowed channel can make a message wait past its deadline for its slot.
+            raise ExpiredWhileWaiting(EXPIRED)
         try:
             receipt = send(message)
         except RateLimitedError as error:
@@ -206,6 +217,8 @@ class BatchSender:
             )
         except NoRateSlot:
             return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "no rate-limit slot in time")
+        except ExpiredWhileWaiting:
+            return DeliveryOutcome(*ids, OutcomeKind.PERMANENT, EXPIRED)
         except IdempotencyAlreadyInProgressError:
             # Another delivery of the same message is sending it right now; look again shortly.
             return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "being sent by another delivery")
