@@ -7,7 +7,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from queue_services.errors import DependencyUnavailable
 
 # Standard retry mode with a few attempts: SQS and DynamoDB throttles are retried by the SDK, not by us.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64)
@@ -22,6 +24,15 @@ def aws_client(service: str) -> Any:
 def reset_clients() -> None:
     """Forget cached clients (tests switch moto contexts and endpoints between cases)."""
     aws_client.cache_clear()
+
+
+def call_aws(client: Any, operation: str, purpose: str, **kwargs: Any) -> dict[str, Any]:
+    """client.<operation>(**kwargs), with SDK failures raised as DependencyUnavailable naming the purpose."""
+    try:
+        result: dict[str, Any] = getattr(client, operation)(**kwargs)
+    except (BotoCoreError, ClientError) as exc:
+        raise DependencyUnavailable(f"{purpose} {operation}: {type(exc).__name__}") from exc
+    return result
 
 
 def error_code(exc: ClientError) -> str:

@@ -1,4 +1,4 @@
-"""The two delivery channels and the names of their queues and provider paths."""
+"""The two delivery channels and their provider paths."""
 
 from __future__ import annotations
 
@@ -12,7 +12,3 @@ class Channel(StrEnum):
     @property
     def provider_path(self) -> str:
         return "/send-sms" if self is Channel.SMS else "/send-email"
-
-    @property
-    def queue_name(self) -> str:
-        return "send-sms-queue" if self is Channel.SMS else "send-email-queue"

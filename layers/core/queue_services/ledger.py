@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
-from queue_services.aws_clients import error_code
+from queue_services.aws_clients import call_aws, error_code
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import CamelModel
 
@@ -202,8 +202,4 @@ class Ledger:
         return updated
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = getattr(self._ddb, operation)(**kwargs)
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"ledger {operation}: {type(exc).__name__}") from exc
-        return result
+        return call_aws(self._ddb, operation, "ledger", **kwargs)

@@ -9,8 +9,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from queue_services.aws_clients import call_aws
 from queue_services.channels import Channel
-from queue_services.errors import DependencyUnavailable
 from queue_services.models import ChannelMetrics, Counters, MetricsResponse
 from queue_services.observability import METRICS_NAMESPACE
 from queue_services.scheduling import iso_utc
@@ -95,11 +95,7 @@ class MetricsStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = getattr(self._ddb, operation)(**kwargs)
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"metrics table {operation} failed: {type(exc).__name__}") from exc
-        return result
+        return call_aws(self._ddb, operation, "metrics table", **kwargs)
 
 
 def publish_batch_metrics(channel: Channel, totals: Counters, batch_size: int, duration_ms: float) -> None:

@@ -57,9 +57,6 @@ class ScheduleStore:
         self._queue_urls = queue_urls
         self._role_arn = role_arn
 
-    def group(self, channel: Channel) -> str:
-        return self._groups[channel]
-
     def create(self, message: QueuedMessage, now: datetime) -> str:
         channel = message.channel
         fire_at, delay = fire_plan(message.send_at, now)

@@ -102,9 +102,6 @@ class ApiKeyStore:
         workspace = item.get("workspaceId", {}).get("S")
         return Principal(role=role, workspace_id=workspace)
 
-    def put(self, api_key: str, principal: Principal) -> None:
-        self._ddb.put_item(TableName=self._table, Item=api_key_item(api_key, principal))
-
 
 def api_wide_resource(method_arn: str) -> str:
     """arn:...:api-id/stage/METHOD/path -> arn:...:api-id/stage/*/* so a cached answer covers every route."""
