@@ -16,6 +16,8 @@ import time
 from types import FrameType
 from typing import Any
 
+from local_stack.gc_pauses import freeze_after_full_collections
+
 
 def fast_unix_time(dt: object = None) -> float:
     """moto.core.utils.unix_time without the datetime arithmetic: SQS calls it per message per request."""
@@ -302,8 +304,8 @@ def cached_service_dispatch() -> None:
 
 
 def serve(port: int, clock_fix: bool = True) -> None:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import make_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from waitress.server import create_server
 
     if clock_fix:
         apply_clock_fix()
@@ -314,22 +316,27 @@ def serve(port: int, clock_fix: bool = True) -> None:
     emulate_message_move_task()
     one_backup_per_transaction()
     atomic_dynamodb_writes()  # after the patches above, so that it wraps them
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("waitress").setLevel(logging.ERROR)
     app = CallCounter(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    # waitress, not moto's werkzeug server: werkzeug closes the connection after every response, so each
+    # AWS call paid for a new TCP connection and a new server thread (measured: 545 vs 896 PutItem/s from
+    # 10 threads). Threads cover the pollers' long polls with room to spare; botocore pools up to 10
+    # connections per client, hence the connection limit.
+    server = create_server(app, host="127.0.0.1", port=port, threads=48, connection_limit=2000, ident=None)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    freeze_after_full_collections()
     print(f"emulator ready on 127.0.0.1:{port}", flush=True)
     try:
-        server.serve_forever()
+        server.run()
     except SystemExit:
         pass
     finally:
-        server.server_close()
+        server.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from local_stack.gc_pauses import freeze_after_full_collections
+
 _CHANNEL_BY_PATH = {"/send-sms": "sms", "/send-email": "email"}
 
 
@@ -224,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    freeze_after_full_collections()
     sink.start()
     print(f"sink ready on {sink.url}", flush=True)
     stopped.wait()

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from local_stack.gateway import LocalGateway
+from local_stack.gc_pauses import freeze_after_full_collections
 from local_stack.pollers import QueuePoller, mappings_from_template
 from local_stack.provision import provision
 from local_stack.runtime import ROOT, LocalFunction, load_function, mount_layers
@@ -95,6 +96,7 @@ class LocalStack:
         # Many handler threads share this process's GIL; a shorter switch interval lets a sender that
         # sleeps until its rate-limit slot wake on time instead of 5 ms+ late behind busy threads.
         sys.setswitchinterval(0.001)
+        freeze_after_full_collections()
         config = self.config
         for port, variable in (
             (config.api_port, "QS_API_PORT"),

@@ -230,6 +230,9 @@ def test_ctrl_c_stops_everything_within_a_few_seconds(tmp_path: Any) -> None:
             process.kill()
     for port in ports.values():
         with socket.socket() as probe:
+            # As a server binds (the stack's own port check too): connections the emulator closed on exit
+            # linger in TIME_WAIT on its port, which only a bind without SO_REUSEADDR trips over.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))  # every port is free again: nothing left running
 
 

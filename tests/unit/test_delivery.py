@@ -38,7 +38,7 @@ def sms(index: int, workspace: str) -> QueuedSms:
 
 
 class Unlimited:
-    def __init__(self) -> None:
+    def __init__(self, demand: int | None = None) -> None:
         self.pauses: list[float] = []
 
     def acquire(self, deadline: float) -> bool:
@@ -66,7 +66,7 @@ class Budget:
 
 def sender(send: Callable[[QueuedMessage], ProviderReceipt], limiter: Any = None, workers: int = 4) -> BatchSender:
     chosen = limiter if limiter is not None else Unlimited()
-    return BatchSender(make_send_once(send, 1.0), lambda: chosen, max_workers=workers)
+    return BatchSender(make_send_once(send, 1.0), lambda demand: chosen, max_workers=workers)
 
 
 def test_group_by_workspace_keeps_arrival_order() -> None:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
@@ -15,6 +14,7 @@ from queue_services.aws_clients import aws_client
 from queue_services.channels import Channel
 from queue_services.dead_letters import DeadLetterQueue
 from queue_services.delivery import BatchSender, make_send_once
+from queue_services.idempotency_store import BatchingDynamoDBPersistenceLayer
 from queue_services.intake import MessageIntake
 from queue_services.ledger import Ledger
 from queue_services.metrics import MetricsStore
@@ -105,7 +105,7 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         settings.provider_read_timeout,
         provider_token(settings.provider_token_secret_arn),
     )
-    persistence = DynamoDBPersistenceLayer(
+    persistence = BatchingDynamoDBPersistenceLayer(
         table_name=settings.idempotency_table_name, boto3_client=aws_client("dynamodb")
     )
     idempotency = IdempotencyConfig(
@@ -120,7 +120,7 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         key_prefix=f"send-{channel}",
     )(make_send_once(client.send, settings.retry_base_seconds))
     claimer = slot_claimer(channel)
-    sender = BatchSender(send_once, lambda: SharedRateLimiter(claimer), settings.provider_max_workers)
+    sender = BatchSender(send_once, lambda demand: SharedRateLimiter(claimer, demand), settings.provider_max_workers)
     queues = RetryQueues(
         send=send_queue(channel),
         dead_letter=SendQueue(aws_client("sqs"), settings.dead_letter_queue_url(channel)),

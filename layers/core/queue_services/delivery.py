@@ -150,13 +150,14 @@ def make_send_once(
 class BatchSender:
     """Sends one batch on a bounded thread pool; every message goes through the idempotent send_once.
 
-    new_limiter is called once per batch: the invocation's handle on the channel's shared limiter.
+    new_limiter is called once per batch with the number of messages to send: the invocation's handle on
+    the channel's shared limiter.
     """
 
     def __init__(
         self,
         send_once: SendOnce,
-        new_limiter: Callable[[], RateLimiter],
+        new_limiter: Callable[[int], RateLimiter],
         max_workers: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -169,7 +170,7 @@ class BatchSender:
         """One outcome per message, in the order given. deadline is a time.monotonic() value."""
         if not messages:
             return []
-        limiter = self._new_limiter()
+        limiter = self._new_limiter(len(messages))
         order = {id(message): index for index, message in enumerate(messages)}
         ordered = interleave_workspaces(group_by_workspace(messages))
         outcomes: list[DeliveryOutcome | None] = [None] * len(messages)

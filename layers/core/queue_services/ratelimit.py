@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -70,7 +71,10 @@ class SlotClaimer(Protocol):
 
     plan: SlotPlan
 
-    def claim(self, earliest: float, latest: float) -> Slot | None: ...
+    def claim(self, earliest: float, latest: float, max_slots: int | None = None) -> Slot | None:
+        """The first free slots at or after earliest (at most max_slots, or plan.slots_per_claim), or None
+        if none starts by latest."""
+        ...
 
     def slow_down(self, now: float, pause_seconds: float) -> None: ...
 
@@ -100,8 +104,9 @@ class DynamoDbSlotClaimer:
     def _key(self, second: int) -> dict[str, Any]:
         return {"pk": {"S": self._pk}, "sk": {"S": str(second)}}
 
-    def claim(self, earliest: float, latest: float) -> Slot | None:
+    def claim(self, earliest: float, latest: float, max_slots: int | None = None) -> Slot | None:
         plan = self.plan
+        per_claim = plan.slots_per_claim if max_slots is None else max(1, min(max_slots, plan.slots_per_claim))
         second = int(earliest)
         index = int((earliest - second) * plan.slots_per_second)
         with self._lock:
@@ -117,7 +122,7 @@ class DynamoDbSlotClaimer:
             start = second + slot_index / plan.slots_per_second
             if start > latest:
                 return None
-            count = min(plan.slots_per_claim, cap - slot_index)
+            count = min(per_claim, cap - slot_index)
             condition = "attribute_not_exists(#next)" if taken is None else "#next = :taken"
             values: dict[str, Any] = {
                 ":next": {"N": str(slot_index + count)},
@@ -182,13 +187,16 @@ class DynamoDbSlotClaimer:
 class SharedRateLimiter:
     """One invocation's view of the channel limiter: claims a slot, hands its tokens to the sending threads.
 
-    Tokens are only used inside their slot, spread evenly across it; what is left of a slot when it ends is
-    dropped, never carried.
+    A slot's tokens are spread evenly across it, each with its own time; a token more than a slot past its
+    time is dropped, never carried. demand, the number of calls the batch may make, keeps the last claims small:
+    a slot claimed and not used is lost to every worker of the channel, and five batches ending together
+    would otherwise leave up to a claim's worth of slots each unused.
     """
 
     def __init__(
         self,
         claimer: SlotClaimer,
+        demand: int | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -198,14 +206,26 @@ class SharedRateLimiter:
         self._lock = threading.Lock()
         self._slot: Slot | None = None
         self._tokens = 0
+        self._demand = demand
+        self._granted = 0
+
+    def _slots_wanted(self) -> int | None:
+        if self._demand is None:
+            return None
+        still_needed = max(1, self._demand - self._granted)
+        return math.ceil(still_needed / self._claimer.plan.tokens_per_slot)
 
     def acquire(self, deadline: float) -> bool:
         wall_deadline = self._clock() + (deadline - time.monotonic())
+        # A call made well after its token's time (a busy process, a claim answered late) would land in
+        # later tokens' time and push a sliding second over the limit. Up to one slot late is tolerated
+        # (a sliding second then holds at most rate/20 more calls); a token later than that is dropped.
+        tolerance = self._claimer.plan.slot_seconds
         while True:
             with self._lock:
                 now = self._clock()
-                if self._slot is None or self._tokens == 0 or self._slot.end <= now:
-                    slot = self._claimer.claim(now, wall_deadline)
+                if self._slot is None or self._tokens == 0:
+                    slot = self._claimer.claim(now, wall_deadline, self._slots_wanted())
                     if slot is None:
                         return False
                     self._slot, self._tokens = slot, slot.tokens
@@ -215,13 +235,15 @@ class SharedRateLimiter:
                 used = slot.tokens - self._tokens
                 self._tokens -= 1
                 start = slot.start + (slot.end - slot.start) * used / slot.tokens
+                if now > start + tolerance:
+                    continue
+                self._granted += 1
             if start > now:
                 self._sleep(start - now)
-            # A thread that woke well after its slot ended (a busy process) must not send late: that call
-            # would land in later slots' time and push a sliding second over the limit. A little lateness
-            # (half a slot: at most rate/40 more calls in a second) is tolerated; more takes a new token.
-            if self._clock() < slot.end + (slot.end - slot.start) / 2:
+            if self._clock() <= start + tolerance:
                 return True
+            with self._lock:
+                self._granted -= 1
 
     def slow_down(self, pause_seconds: float) -> None:
         self._claimer.slow_down(self._clock(), pause_seconds)
