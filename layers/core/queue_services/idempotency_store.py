@@ -98,7 +98,7 @@ class BatchingDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
     concurrent ones are put whole, 25 per BatchWriteItem: one call per message fewer on the table.
     """
 
-    def __init__(self, table_name: str, boto3_client: Any, linger_seconds: float = 0.02) -> None:
+    def __init__(self, table_name: str, boto3_client: Any, linger_seconds: float = 0.05) -> None:
         super().__init__(table_name=table_name, boto3_client=boto3_client)
         self._writer = BatchPutWriter(boto3_client, table_name, linger_seconds)
 
