@@ -135,10 +135,24 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
             process.wait()
 
 
+def no_batch_in_flight(stack: LocalStackProcess) -> bool:
+    """No message of either send queue is in flight (a worker holds every message of its batch until done)."""
+    sqs = stack.aws_client("sqs")
+    for name in ("send-sms-queue", "send-email-queue"):
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+        if int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) > 0:
+            return False
+    return True
+
+
 @pytest.fixture
 def stack(local_stack: LocalStackProcess) -> LocalStackProcess:
     """The shared stack, with the sink emptied, faults off and metrics zeroed for this test."""
     local_stack.set_faults(rate429=0, rate5xx=0, latencyMs=0, maxPerSecond=None, retryAfterSeconds=1, reject=[])
+    # A batch of the previous test can still be finishing (its last sends reached the sink, its counters are
+    # not written yet): resetting now would let those counters land in this test's metrics.
+    wait_until(lambda: no_batch_in_flight(local_stack), timeout=60, interval=0.2)
     requests.delete(f"{local_stack.sink}/_sink/messages", timeout=5).raise_for_status()
     local_stack.http.post(f"{local_stack.api}/api/metrics/reset", json={"type": "all"}, timeout=5).raise_for_status()
     return local_stack
