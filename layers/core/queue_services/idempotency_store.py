@@ -76,11 +76,12 @@ class BatchPutWriter:
         try:
             request: dict[str, Any] = {self._table: [{"PutRequest": {"Item": entry.item}} for entry in chunk]}
             for attempt in range(UNPROCESSED_RETRIES + 1):
+                if attempt:
+                    time.sleep(min(0.05 * 2 ** (attempt - 1), 1.0))
                 self.calls += 1
                 request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
                 if not request:
                     break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
             else:
                 error = BatchWriteFailed(f"{len(request.get(self._table, []))} items unprocessed")
         except Exception as exc:  # handed to every caller of the chunk, as its own PutItem would have raised
