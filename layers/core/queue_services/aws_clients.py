@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -10,6 +11,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from queue_services.errors import DependencyUnavailable
+
+# BatchWriteItem's limit, and how often items DynamoDB left unprocessed (throttling) are written again.
+BATCH_WRITE_LIMIT = 25
+UNPROCESSED_RETRIES = 5
 
 # Standard retry mode with a few attempts: SQS and DynamoDB throttles are retried by the SDK, not by us.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64)
@@ -33,6 +38,35 @@ def call_aws(client: Any, operation: str, purpose: str, **kwargs: Any) -> dict[s
     except (BotoCoreError, ClientError) as exc:
         raise DependencyUnavailable(f"{purpose} {operation}: {type(exc).__name__}") from exc
     return result
+
+
+def call_aws_or_none(client: Any, operation: str, purpose: str, none_on: str, **kwargs: Any) -> dict[str, Any] | None:
+    """call_aws, but None when AWS answers with the error code none_on (an expected outcome, such as a
+    refused condition or a resource that is already gone)."""
+    try:
+        result: dict[str, Any] = getattr(client, operation)(**kwargs)
+    except ClientError as exc:
+        if error_code(exc) == none_on:
+            return None
+        raise DependencyUnavailable(f"{purpose} {operation}: {type(exc).__name__}") from exc
+    except BotoCoreError as exc:
+        raise DependencyUnavailable(f"{purpose} {operation}: {type(exc).__name__}") from exc
+    return result
+
+
+def write_batches(client: Any, table: str, requests: list[dict[str, Any]], purpose: str) -> None:
+    """Every PutRequest/DeleteRequest written, 25 per BatchWriteItem; unprocessed items are written again
+    with backoff. DependencyUnavailable if the SDK fails or items are still unprocessed after the retries."""
+    for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+        pending: dict[str, Any] = {table: requests[start : start + BATCH_WRITE_LIMIT]}
+        for attempt in range(UNPROCESSED_RETRIES + 1):
+            if attempt:
+                time.sleep(min(0.05 * 2 ** (attempt - 1), 1.0))
+            pending = call_aws(client, "batch_write_item", purpose, RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+        else:
+            raise DependencyUnavailable(f"{purpose}: {len(pending.get(table, []))} items unprocessed after retries")
 
 
 def error_code(exc: ClientError) -> str:

@@ -4,28 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache, lru_cache
-
-from aws_lambda_powertools.utilities.idempotency import (
-    IdempotencyConfig,
-    idempotent_function,
-)
+from typing import TYPE_CHECKING
 
 from queue_services.aws_clients import aws_client
 from queue_services.channels import Channel
 from queue_services.dead_letters import DeadLetterQueue
-from queue_services.delivery import BatchSender, make_send_once
-from queue_services.idempotency_store import BatchingDynamoDBPersistenceLayer
 from queue_services.intake import MessageIntake
 from queue_services.ledger import Ledger
 from queue_services.metrics import MetricsStore
-from queue_services.providers import ProviderClient, new_session
 from queue_services.queueing import SendQueue
-from queue_services.ratelimit import DynamoDbSlotClaimer, SharedRateLimiter, SlotPlan
-from queue_services.retry import RetryPolicy
 from queue_services.schedules import ScheduleStore
 from queue_services.settings import get_settings
 from queue_services.tenancy import ApiKeyStore
-from queue_services.worker import ChannelWorker, RetryQueues
+
+if TYPE_CHECKING:
+    from queue_services.ratelimit import DynamoDbSlotClaimer
+    from queue_services.worker import ChannelWorker
 
 
 @cache
@@ -89,6 +83,8 @@ def provider_token(secret_arn: str) -> Callable[[], str | None] | None:
 
 @cache
 def slot_claimer(channel: Channel) -> DynamoDbSlotClaimer:
+    from queue_services.ratelimit import DynamoDbSlotClaimer, SlotPlan
+
     settings = get_settings()
     plan = SlotPlan.for_rate(settings.rate_per_second(channel))
     return DynamoDbSlotClaimer(aws_client("dynamodb"), settings.rate_limit_table_name, str(channel), plan)
@@ -96,6 +92,17 @@ def slot_claimer(channel: Channel) -> DynamoDbSlotClaimer:
 
 @cache
 def channel_worker(channel: Channel) -> ChannelWorker:
+    # Imported here: only the workers send, and the api and authorizer cold starts need not load Powertools
+    # Idempotency, requests or the sending modules.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    from queue_services.delivery import BatchSender, make_send_once
+    from queue_services.idempotency_store import BatchingDynamoDBPersistenceLayer
+    from queue_services.providers import ProviderClient, new_session
+    from queue_services.ratelimit import SharedRateLimiter
+    from queue_services.retry import RetryPolicy
+    from queue_services.worker import ChannelWorker, RetryQueues
+
     settings = get_settings()
     client = ProviderClient(
         settings.provider_url(channel),

@@ -10,13 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-# BatchWriteItem's limit.
-MAX_BATCH_ITEMS = 25
-UNPROCESSED_RETRIES = 5
-
-
-class BatchWriteFailed(Exception):
-    """Some items were still unprocessed after the retries (DynamoDB throttling)."""
+from queue_services.aws_clients import BATCH_WRITE_LIMIT, write_batches
 
 
 @dataclass
@@ -34,20 +28,20 @@ class BatchPutWriter:
     to join (or for a full batch), writes, and keeps writing until nothing is pending.
     """
 
-    def __init__(self, dynamodb_client: Any, table_name: str, linger_seconds: float = 0.02) -> None:
+    def __init__(self, dynamodb_client: Any, table_name: str, linger_seconds: float) -> None:
         self._ddb = dynamodb_client
         self._table = table_name
         self._linger = linger_seconds
         self._lock = threading.Condition()
         self._pending: list[_PendingPut] = []
         self._leading = False
-        self.calls = 0
+        self.batches_written = 0
 
     def put(self, item: dict[str, Any]) -> None:
         entry = _PendingPut(item)
         with self._lock:
             self._pending.append(entry)
-            if len(self._pending) >= MAX_BATCH_ITEMS:
+            if len(self._pending) >= BATCH_WRITE_LIMIT:
                 self._lock.notify_all()
             lead = not self._leading
             if lead:
@@ -61,11 +55,11 @@ class BatchPutWriter:
     def _lead(self) -> None:
         deadline = time.monotonic() + self._linger
         with self._lock:
-            while len(self._pending) < MAX_BATCH_ITEMS and (remaining := deadline - time.monotonic()) > 0:
+            while len(self._pending) < BATCH_WRITE_LIMIT and (remaining := deadline - time.monotonic()) > 0:
                 self._lock.wait(remaining)
         while True:
             with self._lock:
-                chunk, self._pending = self._pending[:MAX_BATCH_ITEMS], self._pending[MAX_BATCH_ITEMS:]
+                chunk, self._pending = self._pending[:BATCH_WRITE_LIMIT], self._pending[BATCH_WRITE_LIMIT:]
                 if not chunk:
                     self._leading = False
                     return
@@ -73,18 +67,12 @@ class BatchPutWriter:
 
     def _write(self, chunk: list[_PendingPut]) -> None:
         error: BaseException | None = None
+        self.batches_written += 1
         try:
-            request: dict[str, Any] = {self._table: [{"PutRequest": {"Item": entry.item}} for entry in chunk]}
-            for attempt in range(UNPROCESSED_RETRIES + 1):
-                if attempt:
-                    time.sleep(min(0.05 * 2 ** (attempt - 1), 1.0))
-                self.calls += 1
-                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
-            else:
-                error = BatchWriteFailed(f"{len(request.get(self._table, []))} items unprocessed")
-        except Exception as exc:  # handed to every caller of the chunk, as its own PutItem would have raised
+            write_batches(
+                self._ddb, self._table, [{"PutRequest": {"Item": entry.item}} for entry in chunk], "idempotency"
+            )
+        except Exception as exc:  # handed to every caller of the chunk, as its own write would have raised
             error = exc
         for entry in chunk:
             entry.error = error

@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
-from queue_services.aws_clients import call_aws, error_code
+from queue_services.aws_clients import call_aws, call_aws_or_none, error_code, write_batches
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import CamelModel
 
@@ -117,11 +117,9 @@ class Ledger:
 
     def save_many(self, records: Iterable[MessageRecord]) -> None:
         """Write whole records, 25 per BatchWriteItem: for records this worker owns (status sending)."""
-        items = [{"PutRequest": {"Item": to_item(record)}} for record in records]
-        for start in range(0, len(items), 25):
-            request: dict[str, Any] = {self._table: items[start : start + 25]}
-            while request:
-                request = self._call("batch_write_item", RequestItems=request).get("UnprocessedItems") or {}
+        write_batches(
+            self._ddb, self._table, [{"PutRequest": {"Item": to_item(record)}} for record in records], "ledger"
+        )
 
     def claim_for_sending(self, versions: dict[str, int], now: datetime) -> set[str]:
         """Move pending records to `sending` in one transaction per 100; return the ids claimed.
@@ -181,25 +179,22 @@ class Ledger:
     def transition(self, record: MessageRecord, changes: dict[str, Any], now: datetime) -> MessageRecord | None:
         """Apply changes if the record is still pending at the same version; None if it moved meanwhile."""
         updated = record.model_copy(update={**changes, "updated_at": now})
-        try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=to_item(updated),
-                ConditionExpression="#status IN (:queued, :scheduled) AND #version = :version",
-                ExpressionAttributeNames={"#status": "status", "#version": "version"},
-                ExpressionAttributeValues={
-                    ":queued": {"S": MessageStatus.QUEUED},
-                    ":scheduled": {"S": MessageStatus.SCHEDULED},
-                    ":version": {"N": str(record.version)},
-                },
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise DependencyUnavailable(f"ledger: {type(exc).__name__}") from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailable(f"ledger: {type(exc).__name__}") from exc
-        return updated
+        written = call_aws_or_none(
+            self._ddb,
+            "put_item",
+            "ledger",
+            "ConditionalCheckFailedException",
+            TableName=self._table,
+            Item=to_item(updated),
+            ConditionExpression="#status IN (:queued, :scheduled) AND #version = :version",
+            ExpressionAttributeNames={"#status": "status", "#version": "version"},
+            ExpressionAttributeValues={
+                ":queued": {"S": MessageStatus.QUEUED},
+                ":scheduled": {"S": MessageStatus.SCHEDULED},
+                ":version": {"N": str(record.version)},
+            },
+        )
+        return None if written is None else updated
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         return call_aws(self._ddb, operation, "ledger", **kwargs)

@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from queue_services.aws_clients import call_aws
+from queue_services.aws_clients import call_aws, write_batches
 from queue_services.channels import Channel
 from queue_services.models import ChannelMetrics, Counters, MetricsResponse
 from queue_services.observability import METRICS_NAMESPACE
@@ -53,11 +53,7 @@ class MetricsStore:
     def reset(self, channels: Iterable[Channel]) -> None:
         for channel in channels:
             keys = [{"pk": item["pk"], "sk": item["sk"]} for item in self._query(channel, projection="pk, sk")]
-            for start in range(0, len(keys), 25):
-                requests = {self._table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]}
-                while requests:
-                    answer = self._call("batch_write_item", RequestItems=requests)
-                    requests = answer.get("UnprocessedItems") or {}
+            write_batches(self._ddb, self._table, [{"DeleteRequest": {"Key": key}} for key in keys], "metrics table")
 
     def is_reachable(self) -> bool:
         try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from queue_services.aws_clients import error_code
+from queue_services.aws_clients import call_aws_or_none
 from queue_services.channels import Channel
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import MAX_SQS_DELAY_SECONDS, QueuedMessage
@@ -83,12 +83,12 @@ class ScheduleStore:
 
     def delete(self, channel: Channel, name: str) -> bool:
         """Delete a schedule; False if it no longer exists (it fired, or was deleted before)."""
-        try:
-            self._scheduler.delete_schedule(GroupName=self._groups[channel], Name=name)
-        except ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return False
-            raise DependencyUnavailable(f"could not delete schedule: {type(exc).__name__}") from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailable(f"could not delete schedule: {type(exc).__name__}") from exc
-        return True
+        deleted = call_aws_or_none(
+            self._scheduler,
+            "delete_schedule",
+            "scheduler",
+            "ResourceNotFoundException",
+            GroupName=self._groups[channel],
+            Name=name,
+        )
+        return deleted is not None
