@@ -21,10 +21,10 @@ def _depends_on_queue(spec: dict[str, Any]) -> bool:
     return "RedrivePolicy" in spec.get("Properties", {})
 
 
-def provision(resolver: Resolver, session: Any) -> dict[str, LocalResource]:
+def provision(resolver: Resolver, session: Any, endpoint_url: str | None = None) -> dict[str, LocalResource]:
     """Create the template's SQS queues, DynamoDB tables and Scheduler groups; return them by logical id."""
     template = resolver.template
-    sqs = session.client("sqs")
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
     queues = resources_of_type(template, "AWS::SQS::Queue")
     # Dead-letter queues first: a source queue's RedrivePolicy names its DLQ's ARN.
     for logical_id, spec in sorted(queues.items(), key=lambda item: _depends_on_queue(item[1])):
@@ -41,7 +41,7 @@ def provision(resolver: Resolver, session: Any) -> dict[str, LocalResource]:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         resolver.resources[logical_id] = LocalResource(url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
 
-    dynamodb = session.client("dynamodb")
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
     for logical_id, spec in resources_of_type(template, "AWS::DynamoDB::Table").items():
         props = resolver.resolve(spec.get("Properties", {}))
         name = props.get("TableName", logical_id)
@@ -67,7 +67,7 @@ def provision(resolver: Resolver, session: Any) -> dict[str, LocalResource]:
 
     groups = resources_of_type(template, "AWS::Scheduler::ScheduleGroup")
     if groups:
-        scheduler = session.client("scheduler")
+        scheduler = session.client("scheduler", endpoint_url=endpoint_url)
         for logical_id, spec in groups.items():
             props = resolver.resolve(spec.get("Properties", {}))
             name = props.get("Name", logical_id)

@@ -17,9 +17,9 @@ import boto3
 
 from local_stack.gateway import LocalGateway
 from local_stack.gc_pauses import freeze_after_full_collections
-from local_stack.pollers import QueuePoller, mappings_from_template
+from local_stack.pollers import MappingConfig, QueuePoller, mappings_from_template
 from local_stack.provision import provision
-from local_stack.runtime import ROOT, LocalFunction, load_function, mount_layers
+from local_stack.runtime import ROOT, FunctionError, LocalFunction, function_spec, mount_layers, spawn_function
 from local_stack.scheduler import ScheduleFirer
 from local_stack.template import (
     DEFAULT_TEMPLATE,
@@ -48,6 +48,9 @@ class StackConfig:
     parameters: dict[str, str] = field(default_factory=dict)
     log_level: str = "WARNING"  # of the handlers' Powertools loggers
     emf: bool = False
+    # Most environments an API-invoked function (api, authorizer) starts on demand; workers get their
+    # event sources' MaximumConcurrency.
+    api_environments: int = 8
 
     @classmethod
     def from_environment(cls, **overrides: Any) -> StackConfig:
@@ -110,26 +113,90 @@ class LocalStack:
             self.resolver = Resolver(
                 self.template, {"SmsApiUrl": self.sink_url, "EmailApiUrl": self.sink_url, **config.parameters}
             )
-            self._set_environment()
-            session = boto3.Session()
-            provision(self.resolver, session)
-            self._set_function_environment()
-            mount_layers(self.template)
+            session = boto3.Session(
+                aws_access_key_id="local",
+                aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any credentials
+                region_name=REGION,
+            )
+            provision(self.resolver, session, endpoint_url=self.aws_url)
+            mount_layers(self.template)  # the stack itself imports queue_services to hash the seeded keys
             self._seed_api_keys(session)
             mappings = mappings_from_template(self.resolver)
-            concurrency = {m.function_id: m.maximum_concurrency for m in mappings}
-            for logical_id in resources_of_type(self.template, "AWS::Serverless::Function"):
-                self.functions[logical_id] = load_function(
-                    self.template, logical_id, environments=concurrency.get(logical_id, 1)
-                )
+            self._start_functions(mappings)
             self.gateway = LocalGateway(self.template, self.functions, config.api_port).start()
-            sqs = session.client("sqs")
+            sqs = session.client("sqs", endpoint_url=self.aws_url)
             self.pollers = [QueuePoller(m, self.functions[m.function_id], sqs).start() for m in mappings]
-            self.scheduler = ScheduleFirer(session.client("scheduler"), sqs).start()
+            scheduler = session.client("scheduler", endpoint_url=self.aws_url)
+            self.scheduler = ScheduleFirer(scheduler, sqs).start()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_functions(self, mappings: list[MappingConfig]) -> None:
+        """A pool of environments per function: its SQS event sources' MaximumConcurrency in all (warm), or
+        one warm and more on demand for the API's functions."""
+        assert self.resolver is not None
+        concurrency: dict[str, int] = {}
+        for mapping in mappings:
+            concurrency[mapping.function_id] = concurrency.get(mapping.function_id, 0) + mapping.maximum_concurrency
+        ids = list(resources_of_type(self.template, "AWS::Serverless::Function"))
+        specs = {
+            logical_id: function_spec(self.template, logical_id, self.lambda_environment(logical_id))
+            for logical_id in ids
+        }
+        errors: list[BaseException] = []
+
+        def start(logical_id: str) -> None:
+            workers = concurrency.get(logical_id)
+            try:
+                self.functions[logical_id] = spawn_function(
+                    specs[logical_id],
+                    warm=workers or 1,
+                    limit=workers or self.config.api_environments,
+                )
+            except FunctionError as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start, args=(logical_id,)) for logical_id in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise StackError(str(errors[0]))
+
+    def lambda_environment(self, logical_id: str) -> dict[str, str]:
+        """Exactly what Lambda gives one function's environments: its variables from the template (Globals
+        plus its own), the runtime's reserved variables, and the local wiring (emulator, log level)."""
+        assert self.resolver is not None
+        spec = function_spec(self.template, logical_id, {})
+        runtime = {
+            "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": f"{spec.timeout_seconds:g}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{logical_id}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "_HANDLER": spec.handler,
+            "LAMBDA_TASK_ROOT": str(ROOT / spec.code_uri),
+            "TZ": ":UTC",
+            "LANG": "C.UTF-8",  # en_US.UTF-8 on Lambda; C.UTF-8 is the UTF-8 locale every Debian has
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        }
+        local = {
+            "AWS_ENDPOINT_URL": self.aws_url,
+            # No X-Ray daemon locally; EMF lines only when asked for.
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            "POWERTOOLS_METRICS_DISABLED": "false" if self.config.emf else "true",
+            "POWERTOOLS_LOG_LEVEL": self.config.log_level,
+        }
+        return {**function_environment(self.template, self.resolver, logical_id), **runtime, **local}
 
     def _start_child(self, name: str, module: str, port: int) -> None:
         """Start `python -m module --port port` and wait for its ready line (emulator and sink run apart)."""
@@ -158,42 +225,13 @@ class LocalStack:
             if child.poll() is not None or time.monotonic() > deadline:
                 raise StackError(f"the {name} did not start: " + (" | ".join(lines[-3:]) or "no output"))
 
-    def _set_environment(self) -> None:
-        os.environ.update(
-            AWS_ACCESS_KEY_ID="local",
-            AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - the emulator accepts any credentials
-            AWS_DEFAULT_REGION=REGION,
-            AWS_REGION=REGION,
-            AWS_ENDPOINT_URL=self.aws_url,
-            POWERTOOLS_TRACE_DISABLED="1",
-            POWERTOOLS_METRICS_DISABLED="false" if self.config.emf else "true",
-        )
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-        os.environ.pop("AWS_PROFILE", None)
-
-    def _set_function_environment(self) -> None:
-        """Globals plus each function's Environment. Handlers share this process, so two functions may not
-        give one variable different values."""
-        assert self.resolver is not None
-        merged: dict[str, tuple[str, str]] = {}
-        for logical_id in resources_of_type(self.template, "AWS::Serverless::Function"):
-            for name, value in function_environment(self.template, self.resolver, logical_id).items():
-                if name in merged and merged[name][1] != value:
-                    raise StackError(
-                        f"{name} differs between {merged[name][0]} and {logical_id}; the local stack runs"
-                        " every handler in one process and needs one value"
-                    )
-                merged[name] = (logical_id, value)
-        os.environ.update({name: value for name, (_, value) in merged.items()})
-        os.environ["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
-
     def _seed_api_keys(self, session: Any) -> None:
         """DESIGN §5's keys, in the table the authorizer reads (hashed as the service stores them)."""
         from queue_services.tenancy import ADMIN, WORKSPACE, Principal, api_key_item
 
         assert self.resolver is not None
         table = self.resolver.resources["ApiKeysTable"].ref
-        client = session.client("dynamodb")
+        client = session.client("dynamodb", endpoint_url=self.aws_url)
         for key, owner in SEED_API_KEYS.items():
             principal = Principal(role=ADMIN) if owner == ADMIN else Principal(role=WORKSPACE, workspace_id=owner)
             client.put_item(TableName=table, Item=api_key_item(key, principal))
@@ -207,6 +245,8 @@ class LocalStack:
             self.scheduler.stop()
         for poller in self.pollers:
             poller.join(3.0)
+        for function in self.functions.values():
+            function.close()
         for child in self._children:
             if child.poll() is None:
                 child.terminate()

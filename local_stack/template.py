@@ -9,6 +9,9 @@ from typing import Any
 
 import yaml
 
+from local_stack.lambda_context import ACCOUNT_ID as ACCOUNT_ID
+from local_stack.lambda_context import REGION as REGION
+
 _INTRINSICS = {
     "Ref": "Ref",
     "GetAtt": "Fn::GetAtt",
@@ -49,8 +52,6 @@ def _construct_intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> di
 _CfnLoader.add_multi_constructor("!", _construct_intrinsic)
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
 _NO_VALUE = object()
 
 

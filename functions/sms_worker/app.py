@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from queue_services import composition
 from queue_services.channels import Channel
-from queue_services.observability import logger, tracer
+from queue_services.observability import logger, metrics, tracer
 from queue_services.settings import get_settings
 
 get_settings()  # fail the cold start, not the first message, if the environment is wrong
@@ -16,5 +16,6 @@ get_settings()  # fail the cold start, not the first message, if the environment
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return composition.channel_worker(Channel.SMS).process(event, context)

@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from moto import mock_aws
 
-from local_stack.runtime import LocalLambdaContext
+from local_stack.lambda_context import LocalLambdaContext
 from queue_services.errors import DependencyUnavailable
 from queue_services.idempotency_store import BatchingDynamoDBPersistenceLayer, BatchPutWriter
 

@@ -92,7 +92,7 @@ def polling(sqs: Any, url: str, arn: str, handler: Recorder, **overrides: Any) -
         "report_batch_item_failures": True,
         **overrides,
     }
-    function = LocalFunction("Fn", loader=lambda n: handler, timeout_seconds=30, memory_mb=128)
+    function = LocalFunction.in_process("Fn", handler, timeout_seconds=30)
     poller = QueuePoller(MappingConfig(**settings), function, sqs).start()
     try:
         yield poller

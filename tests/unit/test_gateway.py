@@ -16,7 +16,7 @@ from local_stack.template import load_template
 
 
 def fake_function(logical_id: str, handler: Any) -> LocalFunction:
-    return LocalFunction(logical_id, loader=lambda number: handler, timeout_seconds=3, memory_mb=128)
+    return LocalFunction.in_process(logical_id, handler)
 
 
 def request(method: str, path: str, **kwargs: Any) -> Request:

@@ -106,8 +106,8 @@ def channel_worker(channel: Channel) -> ChannelWorker:
     settings = get_settings()
     client = ProviderClient(
         settings.provider_url(channel),
-        # One invocation per process on Lambda; the local stack runs MaximumConcurrency of them in one process.
-        new_session(settings.provider_max_workers * settings.worker_max_concurrency),
+        # One invocation per execution environment: one connection per sending thread.
+        new_session(settings.provider_max_workers),
         settings.provider_connect_timeout,
         settings.provider_read_timeout,
         provider_token(settings.provider_token_secret_arn),

@@ -6,13 +6,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from queue_services.aws_clients import call_aws, write_batches
 from queue_services.channels import Channel
 from queue_services.models import ChannelMetrics, Counters, MetricsResponse
-from queue_services.observability import METRICS_NAMESPACE
 from queue_services.scheduling import iso_utc
 
 _PK_PREFIX = "METRICS#"
@@ -94,17 +93,13 @@ class MetricsStore:
         return call_aws(self._ddb, operation, "metrics table", **kwargs)
 
 
-def publish_batch_metrics(channel: Channel, totals: Counters, batch_size: int, duration_ms: float) -> None:
-    """One CloudWatch EMF blob per batch, flushed at once.
-
-    EphemeralMetrics keeps no state shared between threads, so concurrent invocations in one process (the
-    local stack) cannot mix or clear each other's metrics.
-    """
-    batch = EphemeralMetrics(namespace=METRICS_NAMESPACE)
-    batch.add_dimension(name="channel", value=str(channel))
-    batch.add_metric(name="Sent", unit=MetricUnit.Count, value=totals.success)
-    batch.add_metric(name="Failed", unit=MetricUnit.Count, value=totals.failed)
-    batch.add_metric(name="RateLimited", unit=MetricUnit.Count, value=totals.rate_limited)
-    batch.add_metric(name="BatchSize", unit=MetricUnit.Count, value=batch_size)
-    batch.add_metric(name="BatchDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
-    batch.flush_metrics()
+def add_batch_metrics(
+    metrics: Metrics, channel: Channel, totals: Counters, batch_size: int, duration_ms: float
+) -> None:
+    """The batch's CloudWatch EMF metrics, flushed by the handler's @metrics.log_metrics."""
+    metrics.add_dimension(name="channel", value=str(channel))
+    metrics.add_metric(name="Sent", unit=MetricUnit.Count, value=totals.success)
+    metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=totals.failed)
+    metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=totals.rate_limited)
+    metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=batch_size)
+    metrics.add_metric(name="BatchDuration", unit=MetricUnit.Milliseconds, value=duration_ms)

@@ -17,9 +17,9 @@ from queue_services.channels import Channel
 from queue_services.delivery import BatchSender, DeliveryOutcome, OutcomeKind, count_outcomes
 from queue_services.errors import DependencyUnavailable, QueueServicesError
 from queue_services.ledger import Ledger, MessageRecord, MessageStatus
-from queue_services.metrics import MetricsStore, publish_batch_metrics
+from queue_services.metrics import MetricsStore, add_batch_metrics
 from queue_services.models import Counters, QueuedMessage
-from queue_services.observability import logger
+from queue_services.observability import logger, metrics
 from queue_services.queueing import SendQueue
 from queue_services.retry import RetryPolicy, retry_delay_seconds
 
@@ -144,7 +144,7 @@ class ChannelWorker:
             if outcome.kind.retryable and record.message_id not in settled:
                 raise RetryLater(f"{outcome.kind}: {outcome.reason or ''}")
 
-        # A processor per invocation: it holds the batch's state, and the local stack runs invocations in threads.
+        # A processor per batch: it holds that batch's records and results, and nothing of the previous one.
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         response = process_partial_response(
             event=event, record_handler=check_record, processor=processor, context=context
@@ -251,7 +251,7 @@ class ChannelWorker:
         counts = count_outcomes(outcomes)
         totals = sum(counts.values(), Counters())
         duration_ms = (time.monotonic() - started) * 1000
-        publish_batch_metrics(self._channel, totals, batch_size, duration_ms)
+        add_batch_metrics(metrics, self._channel, totals, batch_size, duration_ms)
         try:
             self._metrics_store.record(self._channel, counts)
         except DependencyUnavailable:
