@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Current:
     """Class-level state, as Powertools' resolver keeps the current event (BaseRouter.current_event)."""
 
-    event: dict[str, Any] = {}
+    event: ClassVar[dict[str, Any]] = {}
 
 
 INVOCATIONS = {"count": 0}
