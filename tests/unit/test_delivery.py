@@ -21,20 +21,11 @@ from queue_services.delivery import (
 )
 from queue_services.errors import PermanentProviderError, RateLimitedError, TransientProviderError
 from queue_services.models import Counters, ProviderReceipt, QueuedMessage, QueuedSms
-
-NOW = datetime(2026, 11, 28, tzinfo=UTC)
+from tests.support.builders import NOW, queued_sms
 
 
 def sms(index: int, workspace: str) -> QueuedSms:
-    return QueuedSms(
-        message_id=f"m{index}",
-        workspace_id=workspace,
-        contact_id=f"c{index}",
-        created_at=NOW,
-        send_at=NOW,
-        to=f"+1555000{index:04d}",
-        message="hi",
-    )
+    return queued_sms(index, workspace)
 
 
 class Unlimited:

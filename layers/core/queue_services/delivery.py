@@ -183,7 +183,7 @@ class BatchSender:
     def _send_one(self, message: QueuedMessage, limiter: RateLimiter, deadline: float) -> DeliveryOutcome:
         started = time.monotonic()
         outcome = self._attempt(message, limiter, deadline)
-        logger.info(
+        logger.debug(
             "provider call",
             extra={
                 "message_id": message.message_id,

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 
 from queue_services.channels import Channel
 from queue_services.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
-from queue_services.ledger import PENDING, Ledger, MessageRecord, MessageStatus, retention_epoch
+from queue_services.ledger import Ledger, MessageRecord, retention_epoch
 from queue_services.masking import mask_recipient
 from queue_services.models import (
     QueuedEmail,
@@ -26,6 +26,7 @@ from queue_services.models import (
 from queue_services.queueing import SendQueue
 from queue_services.schedules import ScheduleStore, schedule_name
 from queue_services.scheduling import DeliveryPlan, iso_utc, plan_delivery, resolve_expiry
+from queue_services.statuses import MessageStatus, accepted_status, is_cancellable
 from queue_services.tenancy import Principal
 
 _QUEUED_MESSAGE: TypeAdapter[QueuedMessage] = TypeAdapter(QueuedMessage)
@@ -69,7 +70,7 @@ class MessageIntake:
         principal.require_workspace(request.workspace_id)
         plan = plan_delivery(request.delay, request.send_at, now, self._max_sqs_delay)
         message = build_queued_message(request, str(uuid.uuid4()), now, plan.send_at)
-        status = MessageStatus.SCHEDULED if plan.via_scheduler else MessageStatus.QUEUED
+        status = accepted_status(plan.via_scheduler)
         record = MessageRecord(
             message_id=message.message_id,
             channel=message.channel,
@@ -101,7 +102,7 @@ class MessageIntake:
         record = self.status(message_id, principal)
         if record.status is MessageStatus.CANCELLED:
             return record
-        if record.status not in PENDING:
+        if not is_cancellable(record.status):
             raise Conflict(
                 f"the message is already {record.status.value}; only queued or scheduled ones can be cancelled"
             )
@@ -117,7 +118,7 @@ class MessageIntake:
         self, message_id: str, request: RescheduleRequest, principal: Principal, now: datetime
     ) -> MessageRecord:
         record = self.status(message_id, principal)
-        if record.status not in PENDING:
+        if not is_cancellable(record.status):
             raise Conflict(f"the message is already {record.status.value}; only a queued or scheduled one can be moved")
         if request.delay is None and request.send_at is None:
             raise InvalidRequest("give delay or sendAt", field="sendAt")
@@ -125,7 +126,7 @@ class MessageIntake:
         if record.expires_at is not None and plan.send_at >= record.expires_at:
             raise InvalidRequest("is past the message's expiresAt: it could never be sent", field="sendAt")
         version = record.version + 1
-        status = MessageStatus.SCHEDULED if plan.via_scheduler else MessageStatus.QUEUED
+        status = accepted_status(plan.via_scheduler)
         pending_message = self._message_from_queue_copy(record, plan.send_at, version)
         moved = self._ledger.transition(
             record,

@@ -1,6 +1,6 @@
 """The message ledger: one DynamoDB record per message, its status moved by conditional writes.
 
-Statuses: queued → sending → sent | failed, scheduled → queued, and queued | scheduled → cancelled.
+The status rules live in queue_services.statuses; the conditions below are written from them.
 `version` grows with each reschedule; a queued copy whose version is not the record's is stale.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -18,19 +17,7 @@ from pydantic import Field
 from queue_services.aws_clients import call_aws, call_aws_or_none, error_code, write_batches
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import CamelModel
-
-
-class MessageStatus(StrEnum):
-    QUEUED = "queued"
-    SCHEDULED = "scheduled"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-# Statuses from which a message may still be sent, cancelled or rescheduled.
-PENDING = (MessageStatus.QUEUED, MessageStatus.SCHEDULED)
+from queue_services.statuses import CLAIMABLE, PENDING, MessageStatus
 
 
 class MessageRecord(CamelModel):
@@ -77,6 +64,14 @@ def from_item(item: dict[str, Any]) -> MessageRecord:
     data = {key: int(value) if key in ("attempts", "version", "retainUntil") else value for key, value in data.items()}
     data["retain_until"] = data.pop("retainUntil", 0)
     return MessageRecord.model_validate(data)
+
+
+def _placeholders(statuses: frozenset[MessageStatus]) -> str:
+    return ", ".join(f":st_{status}" for status in sorted(statuses))
+
+
+def _status_values(statuses: frozenset[MessageStatus]) -> dict[str, Any]:
+    return {f":st_{status}": {"S": str(status)} for status in sorted(statuses)}
 
 
 def retention_epoch(now: datetime, days: int) -> int:
@@ -164,12 +159,11 @@ class Ledger:
                 "TableName": self._table,
                 "Key": {"messageId": {"S": message_id}},
                 "UpdateExpression": "SET #status = :sending, updatedAt = :now",
-                "ConditionExpression": "#status IN (:queued, :scheduled, :sending) AND #version = :version",
+                "ConditionExpression": f"#status IN ({_placeholders(CLAIMABLE)}) AND #version = :version",
                 "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
                 "ExpressionAttributeValues": {
+                    **_status_values(CLAIMABLE),
                     ":sending": {"S": MessageStatus.SENDING},
-                    ":queued": {"S": MessageStatus.QUEUED},
-                    ":scheduled": {"S": MessageStatus.SCHEDULED},
                     ":version": {"N": str(version)},
                     ":now": {"S": now.isoformat()},
                 },
@@ -186,13 +180,9 @@ class Ledger:
             "ConditionalCheckFailedException",
             TableName=self._table,
             Item=to_item(updated),
-            ConditionExpression="#status IN (:queued, :scheduled) AND #version = :version",
+            ConditionExpression=f"#status IN ({_placeholders(PENDING)}) AND #version = :version",
             ExpressionAttributeNames={"#status": "status", "#version": "version"},
-            ExpressionAttributeValues={
-                ":queued": {"S": MessageStatus.QUEUED},
-                ":scheduled": {"S": MessageStatus.SCHEDULED},
-                ":version": {"N": str(record.version)},
-            },
+            ExpressionAttributeValues={**_status_values(PENDING), ":version": {"N": str(record.version)}},
         )
         return None if written is None else updated
 

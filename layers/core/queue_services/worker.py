@@ -13,15 +13,24 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import TypeAdapter, ValidationError
 
+from queue_services.batch_outcomes import (
+    MessageReport,
+    ReceivedMessage,
+    RetryActions,
+    ledger_updates,
+    message_reports,
+    plan_retries,
+)
 from queue_services.channels import Channel
 from queue_services.delivery import BatchSender, DeliveryOutcome, OutcomeKind, count_outcomes
 from queue_services.errors import DependencyUnavailable, QueueServicesError
-from queue_services.ledger import Ledger, MessageRecord, MessageStatus
+from queue_services.ledger import Ledger, MessageRecord
 from queue_services.metrics import MetricsStore, add_batch_metrics
 from queue_services.models import Counters, QueuedMessage
 from queue_services.observability import logger, metrics
 from queue_services.queueing import SendQueue
-from queue_services.retry import RetryPolicy, retry_delay_seconds
+from queue_services.retry import RetryPolicy
+from queue_services.statuses import is_final
 
 _QUEUED_MESSAGE = TypeAdapter(QueuedMessage)
 
@@ -38,29 +47,6 @@ class UnreadableRecord(QueueServicesError):
 # SQS until shortly before its time (visibility timeouts count whole seconds, polls add up to a second).
 HOLD_THRESHOLD = timedelta(seconds=3)
 HOLD_MARGIN_SECONDS = 2
-FINAL = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED)
-
-
-def ledger_changes(
-    outcome: DeliveryOutcome, record: MessageRecord, dead_lettered: bool, now: datetime
-) -> dict[str, Any]:
-    """The record's new fields after one delivery's outcome."""
-    changes: dict[str, Any] = {"updated_at": now}
-    attempted = outcome.kind is not OutcomeKind.DEFERRED and not outcome.replayed
-    if attempted:
-        changes["attempts"] = record.attempts + 1
-    if outcome.kind is OutcomeKind.SENT:
-        changes.update(status=MessageStatus.SENT, sent_at=record.sent_at or now, dead_lettered=False, payload=None)
-        changes["provider_message_id"] = outcome.provider_message_id or record.provider_message_id
-    elif outcome.kind is OutcomeKind.PERMANENT:
-        changes.update(status=MessageStatus.FAILED, last_error=outcome.reason, payload=None)
-    else:
-        changes.update(status=MessageStatus.QUEUED)
-        if attempted:
-            changes["last_error"] = outcome.reason
-        if dead_lettered and outcome.kind is OutcomeKind.TRANSIENT:
-            changes["dead_lettered"] = True
-    return changes
 
 
 def parse_queued_message(body: str, channel: Channel) -> QueuedMessage:
@@ -119,14 +105,8 @@ class ChannelWorker:
             return {"batchItemFailures": []}
         self._on_invocation(context)
         started = time.monotonic()
-        messages: dict[str, QueuedMessage] = {}
-        for record in records:
-            try:
-                messages[record["messageId"]] = parse_queued_message(record["body"], self._channel)
-            except (ValidationError, ValueError, KeyError, TypeError) as exc:
-                logger.error(
-                    "unreadable record", extra={"sqs_message_id": record.get("messageId"), "error": str(exc)[:200]}
-                )
+        received = self._parse(records)
+        messages = {item.sqs_id: item.message for item in received}
         deadline = started + context.get_remaining_time_in_millis() / 1000 - self._margin
         now = datetime.now(UTC)
         ledger_records, held = self._check_ledger(messages, now)
@@ -134,8 +114,11 @@ class ChannelWorker:
         outcomes = dict(zip(to_send, self._sender.send_all(list(to_send.values()), deadline), strict=True))
         outcomes.update(held)
         self._record_counters(outcomes.values(), len(records), started)
-        settled, dead_lettered = self._schedule_retries(records, messages, outcomes)
-        self._save_ledger(outcomes, ledger_records, dead_lettered, now)
+        actions = plan_retries(received, outcomes, self._retry_policy, self._queues.max_receive_count)
+        settled, dead_lettered = self._apply_retries(actions)
+        self._save_ledger(ledger_updates(outcomes, ledger_records, dead_lettered, now))
+        reports = message_reports(received, outcomes, actions, settled, dead_lettered)
+        log_reports(self._channel, reports, len(records) - len(received), started)
 
         def check_record(record: SQSRecord) -> None:
             outcome = outcomes.get(record.message_id)
@@ -150,6 +133,25 @@ class ChannelWorker:
             event=event, record_handler=check_record, processor=processor, context=context
         )
         return dict(response)
+
+    def _parse(self, records: list[dict[str, Any]]) -> list[ReceivedMessage]:
+        """The batch's queued messages; an unreadable record is logged (and ends in the DLQ)."""
+        received = []
+        for record in records:
+            try:
+                received.append(
+                    ReceivedMessage(
+                        sqs_id=record["messageId"],
+                        receipt_handle=record["receiptHandle"],
+                        receive_count=int(record.get("attributes", {}).get("ApproximateReceiveCount", "1")),
+                        message=parse_queued_message(record["body"], self._channel),
+                    )
+                )
+            except (ValidationError, ValueError, KeyError, TypeError) as exc:
+                logger.error(
+                    "unreadable record", extra={"sqs_message_id": record.get("messageId"), "error": str(exc)[:200]}
+                )
+        return received
 
     def _check_ledger(
         self, messages: dict[str, QueuedMessage], now: datetime
@@ -166,7 +168,7 @@ class ChannelWorker:
             record = records.get(message.message_id)
             if record is None:
                 continue  # accepted before the ledger existed, or its record expired: send without one
-            if record.status in FINAL or record.version != message.version:
+            if is_final(record.status) or record.version != message.version:
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, f"ledger says {record.status.value}")
             elif message.send_at > now + HOLD_THRESHOLD:
                 # A scheduled message lands up to a minute early (Scheduler's precision): hide it until just
@@ -182,70 +184,25 @@ class ChannelWorker:
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, "cancelled or moved while queued")
         return records, held
 
-    def _save_ledger(
-        self,
-        outcomes: dict[str, DeliveryOutcome],
-        records: dict[str, MessageRecord],
-        dead_lettered: set[str],
-        now: datetime,
-    ) -> None:
+    def _save_ledger(self, updates: list[MessageRecord]) -> None:
         """Write the batch's new statuses (whole records, 25 per batched write)."""
         if self._ledger is None:
             return
-        updates = []
-        for sqs_id, outcome in outcomes.items():
-            record = records.get(outcome.message_id)
-            if record is None or outcome.kind is OutcomeKind.SKIPPED:
-                continue
-            if outcome.kind is OutcomeKind.DEFERRED and record.status is not MessageStatus.SENDING:
-                continue  # held before the claim: the record did not change
-            updates.append(record.model_copy(update=ledger_changes(outcome, record, sqs_id in dead_lettered, now)))
         try:
             self._ledger.save_many(updates)
         except DependencyUnavailable:
             # Sends are done and recorded by idempotency; a stale status is better than sending again.
             logger.exception("could not save ledger statuses", extra={"count": len(updates)})
 
-    def _schedule_retries(
-        self, records: list[dict[str, Any]], messages: dict[str, QueuedMessage], outcomes: dict[str, DeliveryOutcome]
-    ) -> tuple[set[str], set[str]]:
-        """Apply the retry policy; return the SQS ids handled by a copy (re-queued or dead-lettered), and
-        the dead-lettered ones among them."""
-        policy, queues = self._retry_policy, self._queues
-        hide: dict[str, int] = {}
-        requeue: dict[str, tuple[QueuedMessage, int]] = {}
-        dead_letter: dict[str, QueuedMessage] = {}
-        for record in records:
-            sqs_id = record["messageId"]
-            outcome = outcomes.get(sqs_id)
-            if outcome is None or not outcome.kind.retryable:
-                continue
-            if outcome.kind is OutcomeKind.DEFERRED and outcome.retry_after is not None:
-                # Early: hide it until its send time; that is neither a failure nor an attempt.
-                hide[record["receiptHandle"]] = retry_delay_seconds(outcome, 1, policy.base_seconds, policy.cap_seconds)
-                continue
-            receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-            message = messages[sqs_id]
-            attempts = message.attempts + receive_count
-            delay = retry_delay_seconds(outcome, attempts, policy.base_seconds, policy.cap_seconds)
-            if outcome.kind is OutcomeKind.TRANSIENT and attempts >= policy.max_attempts:
-                dead_letter[sqs_id] = message.model_copy(update={"attempts": attempts, "last_error": outcome.reason})
-            elif receive_count >= queues.max_receive_count - 1:
-                copy = message.model_copy(update={"attempts": attempts, "last_error": outcome.reason})
-                requeue[sqs_id] = (copy, delay)
-            else:
-                hide[record["receiptHandle"]] = delay
-        if hide:
-            queues.send.delay_redelivery(hide)
-        settled = queues.send.enqueue_many(requeue)
-        buried = queues.dead_letter.enqueue_many({sqs_id: (copy, 0) for sqs_id, copy in dead_letter.items()})
-        settled |= buried
-        for sqs_id in buried:
-            logger.warning(
-                "dead-lettered after transient failures",
-                extra={"message_id": messages[sqs_id].message_id, "attempts": dead_letter[sqs_id].attempts},
-            )
-        return settled, buried
+    def _apply_retries(self, actions: RetryActions) -> tuple[set[str], set[str]]:
+        """Hide, re-queue and dead-letter as planned; return the SQS ids handled by an accepted copy
+        (re-queued or dead-lettered), and the dead-lettered ones among them."""
+        queues = self._queues
+        if actions.hide:
+            queues.send.delay_redelivery(actions.hide)
+        settled = queues.send.enqueue_many(actions.requeue)
+        buried = queues.dead_letter.enqueue_many({sqs_id: (copy, 0) for sqs_id, copy in actions.dead_letter.items()})
+        return settled | buried, buried
 
     def _record_counters(self, outcomes: Any, batch_size: int, started: float) -> None:
         counts = count_outcomes(outcomes)
@@ -259,7 +216,18 @@ class ChannelWorker:
             logger.exception(
                 "could not record metrics counters", extra={"counts": {k: v.to_wire() for k, v in counts.items()}}
             )
-        logger.info(
-            "batch done",
-            extra={"channel": str(self._channel), "size": batch_size, **totals.to_wire(), "ms": round(duration_ms, 1)},
-        )
+
+
+def log_reports(channel: Channel, reports: list[MessageReport], unreadable: int, started: float) -> None:
+    """One line per message (failures and dead letters as warnings), then the batch's tally."""
+    tally: dict[str, int] = {}
+    for report in reports:
+        tally[report.event] = tally.get(report.event, 0) + 1
+        extra = {
+            key: value for key, value in vars(report).items() if key not in ("event", "warning") and value is not None
+        }
+        (logger.warning if report.warning else logger.info)(f"message {report.event}", extra=extra)
+    if unreadable:
+        tally["unreadable"] = unreadable
+    ms = round((time.monotonic() - started) * 1000, 1)
+    logger.info("batch done", extra={"channel": str(channel), "size": len(reports) + unreadable, **tally, "ms": ms})
