@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from local_stack.gateway import routes_from_template
+from local_stack.routing import routes_from_template
 from local_stack.stack import SEED_API_KEYS, LocalStack, StackConfig, StackError
 
 EPILOG = """environment variables:

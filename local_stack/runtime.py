@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,7 +100,10 @@ class InProcessEnvironment:
             aws_request_id=invocation.request_id,
             deadline=invocation.deadline,
         )
-        return self._handler(invocation.event, context)
+        try:
+            return self._handler(invocation.event, context)
+        except Exception as exc:  # as the runtime reports it: a function error with the handler's message
+            raise FunctionError(str(exc), type(exc).__name__, traceback.format_exception(exc)) from exc
 
     def close(self) -> None:
         """Nothing to release."""

@@ -19,6 +19,7 @@ from local_stack.gateway import LocalGateway
 from local_stack.gc_pauses import freeze_after_full_collections
 from local_stack.pollers import MappingConfig, QueuePoller, mappings_from_template
 from local_stack.provision import provision
+from local_stack.routing import ApiRouter
 from local_stack.runtime import ROOT, FunctionError, LocalFunction, function_spec, mount_layers, spawn_function
 from local_stack.scheduler import ScheduleFirer
 from local_stack.template import (
@@ -123,7 +124,7 @@ class LocalStack:
             self._seed_api_keys(session)
             mappings = mappings_from_template(self.resolver)
             self._start_functions(mappings)
-            self.gateway = LocalGateway(self.template, self.functions, config.api_port).start()
+            self.gateway = LocalGateway(ApiRouter(self.template, self.functions), config.api_port).start()
             sqs = session.client("sqs", endpoint_url=self.aws_url)
             self.pollers = [QueuePoller(m, self.functions[m.function_id], sqs).start() for m in mappings]
             scheduler = session.client("scheduler", endpoint_url=self.aws_url)

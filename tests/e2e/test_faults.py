@@ -6,8 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.e2e.conftest import LocalStackProcess, wait_until
-from tests.e2e.test_local_stack import SEED_SMS, post
+from tests.support.local_stack_process import SEED_SMS, LocalStackProcess, post, wait_until
 
 
 def post_many(stack: LocalStackProcess, bodies: list[dict[str, Any]]) -> list[str]:

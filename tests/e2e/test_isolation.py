@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from queue_services.tenancy import WORKSPACE, Principal, api_key_item
-from tests.e2e.conftest import LocalStackProcess, keyed_session, wait_until
+from tests.support.local_stack_process import LocalStackProcess, keyed_session, wait_until
 from tests.support.seeds import seed_body
 
 KEYS = {"local-key-123": "workspace-123", "local-key-456": "workspace-456", "e2e-key-789": "workspace-789"}

@@ -14,22 +14,16 @@ from typing import Any
 
 import requests
 
-from tests.e2e.conftest import ROOT, LocalStackProcess, keyed_session, wait_until
-from tests.support.seeds import seed_body
-
-SEED_SMS = seed_body("api_schedule_sms", workspaceId="workspace-123")
-SEED_EMAIL = seed_body("api_schedule_email", workspaceId="workspace-123")
-
-
-def post(stack: LocalStackProcess, route: str, body: dict[str, Any]) -> str:
-    response = stack.http.post(f"{stack.api}/api/{route}", json=body, timeout=10)
-    assert response.status_code == 202, response.text
-    message_id: str = response.json()["messageId"]
-    return message_id
-
-
-def delivered(stack: LocalStackProcess, message_id: str) -> dict[str, Any] | None:
-    return next((m for m in stack.sink_messages() if m["messageId"] == message_id), None)
+from tests.support.local_stack_process import (
+    ROOT,
+    SEED_EMAIL,
+    SEED_SMS,
+    LocalStackProcess,
+    delivered,
+    keyed_session,
+    post,
+    wait_until,
+)
 
 
 def without_sink_fields(message: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +193,7 @@ def test_help_documents_the_options() -> None:
 
 
 def test_ctrl_c_stops_everything_within_a_few_seconds(tmp_path: Any) -> None:
-    from tests.e2e.conftest import free_port
+    from tests.support.local_stack_process import free_port
 
     ports = {"QS_API_PORT": free_port(), "QS_AWS_PORT": free_port(), "QS_SINK_PORT": free_port()}
     env = {"PATH": "/usr/bin:/bin", **{k: str(v) for k, v in ports.items()}}

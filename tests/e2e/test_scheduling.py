@@ -10,8 +10,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from tests.e2e.conftest import LocalStackProcess, wait_until
-from tests.e2e.test_local_stack import SEED_SMS, delivered
+from tests.support.local_stack_process import SEED_SMS, LocalStackProcess, delivered, wait_until
 
 
 def schedule(stack: LocalStackProcess, **changes: Any) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Stack
 from tests.support.events import api_event
+from tests.support.integration_stack import Stack
 from tests.support.seeds import seed_body
 
 

@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Stack
-from tests.integration.test_delivery_guarantees import with_receive_count
-from tests.integration.test_worker import post_sms
 from tests.support.events import api_event, workspace_key
+from tests.support.integration_stack import Stack, post_sms, with_receive_count
 
 
 def route_event(method: str, path: str, channel: str, query: dict[str, str] | None = None) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from local_stack.runtime import FunctionError
 from queue_services.delivery import BatchSender
-from tests.integration.conftest import Stack
-from tests.integration.test_worker import failed_ids, metrics, post_sms
 from tests.support.events import api_event
+from tests.support.integration_stack import Stack, failed_ids, metrics, post_sms, with_receive_count
 from tests.support.seeds import SEED_SMS
 
 
@@ -40,7 +40,7 @@ def test_an_invocation_that_dies_after_some_sends_loses_nothing_and_sends_nothin
         return outcome
 
     monkeypatch.setattr(BatchSender, "_attempt", dying_attempt)
-    with pytest.raises(WorkerDied):
+    with pytest.raises(FunctionError, match="invocation died"):
         stack.sms_worker.invoke(event)
     reached_before_crash = {m["messageId"] for m in stack.sink_messages()}
     assert len(reached_before_crash) >= 5
@@ -63,12 +63,6 @@ def test_a_redelivered_batch_is_not_resent(stack: Stack) -> None:
     assert stack.sms_worker.invoke(event) == {"batchItemFailures": []}
     assert len(stack.sink.state.requests) == 6
     assert metrics(stack)["sms"]["success"] == 6  # replays are not counted again
-
-
-def with_receive_count(event: dict[str, Any], count: int) -> dict[str, Any]:
-    for record in event["Records"]:
-        record["attributes"]["ApproximateReceiveCount"] = str(count)
-    return event
 
 
 def dead_letters(stack: Stack) -> list[dict[str, Any]]:

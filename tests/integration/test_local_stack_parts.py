@@ -18,7 +18,7 @@ from moto import mock_aws
 from local_stack.pollers import MappingConfig, QueuePoller, mappings_from_template
 from local_stack.runtime import LocalFunction
 from local_stack.scheduler import UNIVERSAL_SQS_TARGET, ScheduleFirer
-from tests.integration.conftest import Stack
+from tests.support.integration_stack import Stack
 
 
 @pytest.fixture

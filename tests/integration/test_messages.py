@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from queue_services.schedules import UNIVERSAL_SQS_SEND
-from tests.integration.conftest import Stack
 from tests.support.events import api_event, sqs_event_from_messages, workspace_key
+from tests.support.integration_stack import Stack
 from tests.support.seeds import SEED_SMS
 
 

@@ -11,35 +11,9 @@ from typing import Any
 import pytest
 
 from queue_services.channels import Channel
-from tests.integration.conftest import Stack
 from tests.support.events import api_event, load_event, sqs_event_from_messages
-from tests.support.seeds import SEED_EMAIL, SEED_SMS
-
-
-def post_sms(stack: Stack, count: int, workspaces: tuple[str, ...] = ("workspace-123", "workspace-456")) -> list[str]:
-    ids = []
-    for index in range(count):
-        body = {
-            **SEED_SMS,
-            "phoneNumber": f"+1555{index:07d}",
-            "contactId": f"contact-{index}",
-            "workspaceId": workspaces[index % len(workspaces)],
-        }
-        response = stack.api.invoke(api_event("api_schedule_sms", body))
-        assert response["statusCode"] == 202
-        ids.append(json.loads(response["body"])["messageId"])
-    return ids
-
-
-def metrics(stack: Stack) -> dict[str, Any]:
-    response = stack.api.invoke(api_event("api_get_metrics"))
-    assert response["statusCode"] == 200
-    loaded: dict[str, Any] = json.loads(response["body"])
-    return loaded
-
-
-def failed_ids(result: dict[str, Any]) -> set[str]:
-    return {item["itemIdentifier"] for item in result["batchItemFailures"]}
+from tests.support.integration_stack import Stack, failed_ids, metrics, post_sms
+from tests.support.seeds import SEED_EMAIL
 
 
 def sqs_ids_by_message_id(event: dict[str, Any]) -> dict[str, str]:

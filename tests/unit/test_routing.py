@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from local_stack.gateway import LocalGateway, routes_from_template
+from local_stack.routing import ApiRouter, routes_from_template
 from local_stack.runtime import LocalFunction
 from local_stack.template import load_template
 
@@ -95,15 +95,15 @@ def key_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def gateway() -> LocalGateway:
+def gateway() -> ApiRouter:
     functions = {
         "ApiFunction": fake_function("ApiFunction", echo),
         "AuthFunction": fake_function("Auth", key_authorizer),
     }
-    return LocalGateway.__new__(LocalGateway)._configure(TEMPLATE, functions, stage="local")
+    return ApiRouter(TEMPLATE, functions, stage="local")
 
 
-def test_proxy_event_carries_the_request(gateway: LocalGateway) -> None:
+def test_proxy_event_carries_the_request(gateway: ApiRouter) -> None:
     response = gateway.handle(
         request("GET", "/api/messages/abc-123", query_string="a=1&a=2&b=x", headers={"x-api-key": "good"})
     )
@@ -126,12 +126,12 @@ def test_proxy_event_carries_the_request(gateway: LocalGateway) -> None:
     assert event["isBase64Encoded"] is False
 
 
-def test_literal_paths_win_over_parameters(gateway: LocalGateway) -> None:
+def test_literal_paths_win_over_parameters(gateway: ApiRouter) -> None:
     event = json.loads(gateway.handle(request("GET", "/api/messages/latest", headers={"x-api-key": "good"})).get_data())
     assert event["resource"] == "/api/messages/latest"
 
 
-def test_greedy_proxy_and_binary_bodies(gateway: LocalGateway) -> None:
+def test_greedy_proxy_and_binary_bodies(gateway: ApiRouter) -> None:
     raw = bytes(range(256))
     response = gateway.handle(
         request(
@@ -147,7 +147,7 @@ def test_greedy_proxy_and_binary_bodies(gateway: LocalGateway) -> None:
     assert base64.b64decode(event["body"]) == raw
 
 
-def test_json_bodies_pass_as_text(gateway: LocalGateway) -> None:
+def test_json_bodies_pass_as_text(gateway: ApiRouter) -> None:
     response = gateway.handle(
         request(
             "GET", "/api/messages/x", data='{"a": 1}', headers={"x-api-key": "good", "Content-Type": "application/json"}
@@ -158,22 +158,22 @@ def test_json_bodies_pass_as_text(gateway: LocalGateway) -> None:
 
 
 @pytest.mark.parametrize(("headers", "status"), [({}, 401), ({"x-api-key": "bad"}, 401), ({"x-api-key": "other"}, 403)])
-def test_authorizer_answers_like_api_gateway(gateway: LocalGateway, headers: dict[str, str], status: int) -> None:
+def test_authorizer_answers_like_api_gateway(gateway: ApiRouter, headers: dict[str, str], status: int) -> None:
     assert gateway.handle(request("GET", "/api/messages/1", headers=headers)).status_code == status
 
 
-def test_routes_without_authorizer_skip_it(gateway: LocalGateway) -> None:
+def test_routes_without_authorizer_skip_it(gateway: ApiRouter) -> None:
     assert gateway.handle(request("GET", "/health")).status_code == 200
 
 
-def test_unknown_routes_and_methods_are_403_missing_token(gateway: LocalGateway) -> None:
+def test_unknown_routes_and_methods_are_403_missing_token(gateway: ApiRouter) -> None:
     for method, path in (("GET", "/nope"), ("DELETE", "/health")):
         response = gateway.handle(request(method, path, headers={"x-api-key": "good"}))
         assert response.status_code == 403
         assert json.loads(response.get_data()) == {"message": "Missing Authentication Token"}
 
 
-def test_handler_crash_is_a_502(gateway: LocalGateway) -> None:
+def test_handler_crash_is_a_502(gateway: ApiRouter) -> None:
     def boom(event: dict[str, Any], context: Any) -> Any:
         raise RuntimeError("boom")
 

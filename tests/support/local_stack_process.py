@@ -1,0 +1,177 @@
+"""The e2e tier's stack: the whole local stack (`python -m local_stack`) on free ports, driven over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from tests.support.seeds import seed_body
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+ADMIN_KEY = "local-admin-key"
+SCHEDULER_THRESHOLD_SECONDS = 5
+
+
+def keyed_session(api_key: str | None) -> requests.Session:
+    session = requests.Session()
+    if api_key:
+        session.headers["x-api-key"] = api_key
+    return session
+
+
+@dataclass
+class LocalStackProcess:
+    api: str
+    sink: str
+    aws: str
+    process: subprocess.Popen[str]
+    log_path: Path
+    # Calls to the API carry the admin key unless a test uses another session.
+    http: requests.Session = field(default_factory=lambda: keyed_session(ADMIN_KEY))
+
+    def aws_client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.aws,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def sink_messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        params = {"channel": channel} if channel else None
+        messages: list[dict[str, Any]] = requests.get(f"{self.sink}/_sink/messages", params=params, timeout=5).json()[
+            "messages"
+        ]
+        return messages
+
+    def sink_requests(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = requests.get(f"{self.sink}/_sink/requests", timeout=5).json()["requests"]
+        return found
+
+    def set_faults(self, **faults: Any) -> None:
+        requests.put(f"{self.sink}/_sink/faults", json=faults, timeout=5).raise_for_status()
+
+    def metrics(self) -> dict[str, Any]:
+        answer: dict[str, Any] = self.http.get(f"{self.api}/api/metrics", timeout=5).json()
+        return answer
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackProcess]:
+    ports = {"QS_API_PORT": free_port(), "QS_AWS_PORT": free_port(), "QS_SINK_PORT": free_port()}
+    log_path = tmp_path_factory.mktemp("local_stack") / "stack.log"
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}}
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        env.pop(name, None)
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(  # noqa: S603
+            # Anything due more than 5 s ahead goes through the Scheduler path, so schedules fire within a test.
+            [sys.executable, "-m", "local_stack", "--param", f"MaxSqsDelaySeconds={SCHEDULER_THRESHOLD_SECONDS}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    stack = LocalStackProcess(
+        api=f"http://127.0.0.1:{ports['QS_API_PORT']}",
+        sink=f"http://127.0.0.1:{ports['QS_SINK_PORT']}",
+        aws=f"http://127.0.0.1:{ports['QS_AWS_PORT']}",
+        process=process,
+        log_path=log_path,
+    )
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"local stack exited early:\n{stack.log()}")
+        try:
+            return requests.get(f"{stack.api}/health", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until(healthy, timeout=60)
+        yield stack
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def no_batch_in_flight(stack: LocalStackProcess) -> bool:
+    """No message of either send queue is in flight (a worker holds every message of its batch until done)."""
+    sqs = stack.aws_client("sqs")
+    for name in ("send-sms-queue", "send-email-queue"):
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+        if int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) > 0:
+            return False
+    return True
+
+
+@pytest.fixture
+def stack(local_stack: LocalStackProcess) -> LocalStackProcess:
+    """The shared stack, with the sink emptied, faults off and metrics zeroed for this test."""
+    local_stack.set_faults(rate429=0, rate5xx=0, latencyMs=0, maxPerSecond=None, retryAfterSeconds=1, reject=[])
+    # A batch of the previous test can still be finishing (its last sends reached the sink, its counters are
+    # not written yet): resetting now would let those counters land in this test's metrics.
+    wait_until(lambda: no_batch_in_flight(local_stack), timeout=60, interval=0.2)
+    requests.delete(f"{local_stack.sink}/_sink/messages", timeout=5).raise_for_status()
+    local_stack.http.post(f"{local_stack.api}/api/metrics/reset", json={"type": "all"}, timeout=5).raise_for_status()
+    return local_stack
+
+
+SEED_SMS = seed_body("api_schedule_sms", workspaceId="workspace-123")
+
+
+SEED_EMAIL = seed_body("api_schedule_email", workspaceId="workspace-123")
+
+
+def post(stack: LocalStackProcess, route: str, body: dict[str, Any]) -> str:
+    response = stack.http.post(f"{stack.api}/api/{route}", json=body, timeout=10)
+    assert response.status_code == 202, response.text
+    message_id: str = response.json()["messageId"]
+    return message_id
+
+
+def delivered(stack: LocalStackProcess, message_id: str) -> dict[str, Any] | None:
+    return next((m for m in stack.sink_messages() if m["messageId"] == message_id), None)
