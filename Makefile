@@ -68,7 +68,7 @@ test: venv venv-sam lint
 	$(MAKE) --no-print-directory cfn-lint sam-validate
 
 run: venv
-	$(PY) -m local_stack
+	$(PY) -m local_stack $(ARGS)
 
 build: venv-sam
 	@test -n "$(PY313_BIN)" || { echo "sam build needs python3.13 on PATH (pyenv install 3.13)"; exit 1; }

@@ -40,8 +40,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="template parameter override, e.g. --param SmsRatePerSecond=20 (repeatable)",
     )
     parser.add_argument(
-        "--handler-log-level", default="WARNING", help="Powertools log level of the handlers (default WARNING)"
+        "--handler-log-level",
+        default="INFO",
+        help="Powertools log level of the handlers (default INFO: one line per message and per batch)",
     )
+    parser.add_argument("--raw-logs", action="store_true", help="print the handlers' Powertools JSON lines as they are")
     parser.add_argument("--emf", action="store_true", help="print the handlers' CloudWatch EMF metric lines")
     parser.add_argument("--quiet", action="store_true", help="no per-request and per-batch log lines")
     return parser.parse_args(argv)
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(name)-22s %(message)s",
+        format="%(asctime)s %(levelname)-7s %(name)-20s %(message)s",
         datefmt="%H:%M:%S",
     )
     logging.getLogger("botocore").setLevel(logging.WARNING)
@@ -99,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         sink_port=args.sink_port,
         template=args.template,
         log_level=args.handler_log_level,
+        raw_logs=args.raw_logs,
         emf=args.emf,
     )
     config.parameters = parameters

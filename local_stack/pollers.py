@@ -6,10 +6,11 @@ import hashlib
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from local_stack.runtime import LocalFunction
+from local_stack.runtime import FunctionError, LocalFunction
 from local_stack.template import REGION, Resolver, resources_of_type
 
 log = logging.getLogger("local_stack.pollers")
@@ -172,13 +173,17 @@ class QueuePoller:
         config = self.config
         records = [to_lambda_record(message, config.queue_arn) for message in messages]
         started = time.monotonic()
+        request_id = str(uuid.uuid4())
         try:
-            response = self.function.invoke({"Records": records})
-        except Exception:
-            log.exception(
-                "%s raised; the whole batch of %d returns after its visibility timeout",
+            response = self.function.invoke({"Records": records}, request_id=request_id)
+        except FunctionError as exc:
+            log.error(
+                "%s failed (%s: %s); its batch of %d returns after the visibility timeout (request %s)",
                 config.function_id,
+                exc.error_type,
+                exc,
                 len(records),
+                request_id[:8],
             )
             response, to_delete = None, []
         else:
@@ -187,12 +192,14 @@ class QueuePoller:
         with self._lock:
             self.invocations += 1
         log.info(
-            "batch %s size=%d done=%d retry=%d %.0fms",
+            "%s batch of %d from %s: %d deleted, %d back to the queue, %.0fms (request %s)",
             config.function_id,
             len(records),
+            config.queue_url.rsplit("/", 1)[-1],
             len(to_delete),
             len(records) - len(to_delete),
             (time.monotonic() - started) * 1000,
+            request_id[:8],
         )
 
     def _delete(self, records: list[dict[str, Any]]) -> None:

@@ -125,7 +125,7 @@ class FunctionSpec:
 class ProcessEnvironment:
     """One environment in a process of its own (`local_stack/environment.py`), spoken to over two pipes."""
 
-    def __init__(self, spec: FunctionSpec, number: int) -> None:
+    def __init__(self, spec: FunctionSpec, number: int, log_line: Callable[[str], None] | None = None) -> None:
         self.spec = spec
         self.number = number
         self.alive = False
@@ -151,7 +151,16 @@ class ProcessEnvironment:
             cwd=ROOT / spec.code_uri,
             pass_fds=(requests_read, responses_write),
             stdin=subprocess.DEVNULL,
+            # The handler's log (stdout and stderr, as Lambda captures both), relayed line by line.
+            stdout=subprocess.PIPE if log_line else None,
+            stderr=subprocess.STDOUT if log_line else None,
+            text=True,
+            errors="replace",
         )
+        if log_line is not None:
+            threading.Thread(
+                target=_relay, args=(self.process.stdout, log_line), daemon=True, name=f"log-{spec.logical_id}"
+            ).start()
         os.close(requests_read)
         os.close(responses_write)
         self._requests: int | None = requests_write
@@ -209,6 +218,11 @@ class ProcessEnvironment:
             if fd is not None:
                 os.close(fd)
         self._requests = self._responses = None
+
+
+def _relay(stream: Any, log_line: Callable[[str], None]) -> None:
+    for line in stream:
+        log_line(line)
 
 
 class LocalFunction:
@@ -311,9 +325,9 @@ class LocalFunction:
                 self._all.remove(env)
             self._available.notify()
 
-    def invoke(self, event: dict[str, Any]) -> Any:
+    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any:
         env = self._take()
-        invocation = Invocation(event, str(uuid.uuid4()), time.time() + self.timeout_seconds)
+        invocation = Invocation(event, request_id or str(uuid.uuid4()), time.time() + self.timeout_seconds)
         try:
             return env.invoke(invocation)
         finally:
@@ -348,11 +362,14 @@ def function_spec(template: dict[str, Any], logical_id: str, environment: dict[s
     )
 
 
-def spawn_function(spec: FunctionSpec, warm: int, limit: int) -> LocalFunction:
-    """A function whose environments are processes of their own (the local stack)."""
+def spawn_function(
+    spec: FunctionSpec, warm: int, limit: int, log_line: Callable[[str], None] | None = None
+) -> LocalFunction:
+    """A function whose environments are processes of their own (the local stack); log_line receives each
+    line the handler prints (None: straight to this process's stdout)."""
     return LocalFunction(
         spec.logical_id,
-        lambda number: ProcessEnvironment(spec, number),
+        lambda number: ProcessEnvironment(spec, number, log_line),
         spec.timeout_seconds,
         spec.memory_mb,
         warm=warm,

@@ -17,6 +17,7 @@ import boto3
 
 from local_stack.gateway import LocalGateway
 from local_stack.gc_pauses import freeze_after_full_collections
+from local_stack.handler_logs import HandlerLogRelay
 from local_stack.pollers import MappingConfig, QueuePoller, mappings_from_template
 from local_stack.provision import provision
 from local_stack.routing import ApiRouter
@@ -47,7 +48,8 @@ class StackConfig:
     sink_port: int = 3001
     template: Path = DEFAULT_TEMPLATE
     parameters: dict[str, str] = field(default_factory=dict)
-    log_level: str = "WARNING"  # of the handlers' Powertools loggers
+    log_level: str = "INFO"  # of the handlers' Powertools loggers
+    raw_logs: bool = False  # the handlers' JSON log lines as they are, not as one-line summaries
     emf: bool = False
     # Most environments an API-invoked function (api, authorizer) starts on demand; workers get their
     # event sources' MaximumConcurrency.
@@ -155,6 +157,7 @@ class LocalStack:
                     specs[logical_id],
                     warm=workers or 1,
                     limit=workers or self.config.api_environments,
+                    log_line=HandlerLogRelay(logical_id, raw=self.config.raw_logs),
                 )
             except FunctionError as exc:
                 errors.append(exc)

@@ -155,16 +155,35 @@ def test_bad_input_is_a_4xx_through_the_gateway(stack: LocalStackProcess) -> Non
     assert stack.http.get(f"{stack.api}/api/nothing-here", timeout=5).status_code == 403
 
 
-def test_logs_have_request_and_batch_lines_without_recipients_or_texts(stack: LocalStackProcess) -> None:
-    message_id = post(stack, "schedule-sms", {**SEED_SMS, "phoneNumber": "+15559876543", "message": "secret code 4242"})
-    wait_until(lambda: delivered(stack, message_id), timeout=15)
-    time.sleep(0.3)
+def test_logs_say_what_happened_with_ids_and_without_recipients_or_texts(stack: LocalStackProcess) -> None:
+    # Given a provider that refuses one recipient for good
+    stack.set_faults(reject=["+15550004444"])
+    sent = post(stack, "schedule-sms", {**SEED_SMS, "phoneNumber": "+15559876543", "message": "secret code 4242"})
+    refused = post(stack, "schedule-sms", {**SEED_SMS, "phoneNumber": "+15550004444", "message": "secret code 4343"})
+    email = post(stack, "schedule-email", {**SEED_EMAIL, "to": "someone.private@example.com"})
+    wait_until(lambda: delivered(stack, sent) and delivered(stack, email), timeout=15)
+
+    def lines_about(message_id: str, text: str) -> list[str]:
+        return [line for line in stack.log().splitlines() if message_id in line and text in line]
+
+    wait_until(lambda: lines_about(refused, "message failed"), timeout=15)
+    # Then the request line names the message, and each worker line says what happened, in the right function
+    assert lines_about(sent, "POST /api/schedule-sms 202")
+    (sent_line,) = lines_about(sent, "message sent")
+    assert " INFO " in sent_line and "SmsWorkerFunction" in sent_line
+    (failed_line,) = lines_about(refused, "message failed")
+    assert " WARNING " in failed_line and "SmsWorkerFunction" in failed_line and "recipient rejected" in failed_line
+    (email_line,) = lines_about(email, "message sent")
+    assert "EmailWorkerFunction" in email_line
+    # Each batch line carries its own invocation's request id, shared with the worker's lines of that batch
+    request = sent_line.rsplit("request=", 1)[1]
+    batch_lines = [line for line in stack.log().splitlines() if f"request {request})" in line]
+    assert len(batch_lines) == 1 and "SmsWorkerFunction batch of" in batch_lines[0]
+    assert request != email_line.rsplit("request=", 1)[1]
+    # And no recipient or text in clear
     log = stack.log()
-    assert "POST /api/schedule-sms 202" in log
-    assert "batch SmsWorkerFunction size=" in log
-    assert "5559876543" not in log
-    assert "secret code" not in log
-    assert "recipient@example.com" not in log
+    for secret in ("5559876543", "5550004444", "secret code", "someone.private", "recipient@example.com"):
+        assert secret not in log
 
 
 def test_a_port_in_use_is_a_one_line_error_naming_the_variable(local_stack: LocalStackProcess) -> None:
