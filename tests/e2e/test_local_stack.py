@@ -170,15 +170,19 @@ def test_logs_say_what_happened_with_ids_and_without_recipients_or_texts(stack: 
     # Then the request line names the message, and each worker line says what happened, in the right function
     assert lines_about(sent, "POST /api/schedule-sms 202")
     (sent_line,) = lines_about(sent, "message sent")
-    assert " INFO " in sent_line and "SmsWorkerFunction" in sent_line
+    assert " INFO " in sent_line
+    assert "SmsWorkerFunction" in sent_line
     (failed_line,) = lines_about(refused, "message failed")
-    assert " WARNING " in failed_line and "SmsWorkerFunction" in failed_line and "recipient rejected" in failed_line
+    assert " WARNING " in failed_line
+    assert "SmsWorkerFunction" in failed_line
+    assert "recipient rejected" in failed_line
     (email_line,) = lines_about(email, "message sent")
     assert "EmailWorkerFunction" in email_line
     # Each batch line carries its own invocation's request id, shared with the worker's lines of that batch
     request = sent_line.rsplit("request=", 1)[1]
     batch_lines = [line for line in stack.log().splitlines() if f"request {request})" in line]
-    assert len(batch_lines) == 1 and "SmsWorkerFunction batch of" in batch_lines[0]
+    assert len(batch_lines) == 1
+    assert "SmsWorkerFunction batch of" in batch_lines[0]
     assert request != email_line.rsplit("request=", 1)[1]
     # And no recipient or text in clear
     log = stack.log()
