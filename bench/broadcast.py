@@ -53,6 +53,26 @@ def max_in_window(stamps: list[float], window: float = 1.0) -> int:
     return best
 
 
+def stack_memory() -> tuple[float, int]:
+    """Resident memory (MB) and number of the local stack's processes: the stack, the emulator, the sink
+    and every function's execution environments."""
+    total_kb, processes = 0, 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if b"local_stack" not in command or b"pytest" in command:
+            continue
+        rss = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), "0")
+        total_kb += int(rss)
+        processes += 1
+    return total_kb / 1024, processes
+
+
 def stack_is_up(api: str) -> bool:
     try:
         return requests.get(f"{api}/health", timeout=2).status_code == 200
@@ -97,7 +117,11 @@ def run(channel: str, count: int, api: str, sink: str, aws: str, lead: float, th
 
     deadline = time.time() + lead + count / CONFIGURED_RATE[channel] * 4 + 60
     received: list[dict[str, Any]] = []
+    peak_memory, processes = stack_memory()
     while time.time() < deadline:
+        memory, count_now = stack_memory()
+        if memory > peak_memory:
+            peak_memory, processes = memory, count_now
         answer = requests.get(f"{sink}/_sink/messages", params={"channel": channel}, timeout=30).json()
         received = [m for m in answer["messages"] if m["messageId"] in ids]
         if len({m["messageId"] for m in received}) >= count:
@@ -127,6 +151,8 @@ def run(channel: str, count: int, api: str, sink: str, aws: str, lead: float, th
         "duplicates": sum(n - 1 for n in per_id.values() if n > 1),
         "missing": len(ids - set(per_id)),
         "calls_per_message": {op: n / count for op, n in sorted(drain_calls.items())},
+        "memory_mb": peak_memory,
+        "processes": processes,
     }
 
 
@@ -146,6 +172,7 @@ def report(result: dict[str, Any]) -> str:
             "AWS calls per message while draining (at the emulator):",
             *(f"  {op:40s} {n:.3f}" for op, n in result["calls_per_message"].items()),
             f"  {'total':40s} {sum(result['calls_per_message'].values()):.3f}",
+            f"stack memory (peak)    {result['memory_mb']:.0f} MB in {result['processes']} processes",
         ]
     )
 
@@ -157,7 +184,7 @@ def record(result: dict[str, Any]) -> None:
         f"| {result['drain_seconds']:.1f} s | {result['rate']:.1f}/s "
         f"({100 * result['rate'] / result['configured_rate']:.0f} % of {result['configured_rate']:.0f}) "
         f"| {result['max_in_1s']} | {result['duplicates']} | {result['missing']} "
-        f"| {sum(result['calls_per_message'].values()):.2f} |\n"
+        f"| {sum(result['calls_per_message'].values()):.2f} | {result['memory_mb']:.0f} MB ({result['processes']}) |\n"
     )
     with RESULTS.open("a") as handle:
         handle.write(line)
@@ -170,11 +197,11 @@ def main() -> int:
     parser.add_argument("--api", default=f"http://127.0.0.1:{os.environ.get('QS_API_PORT', '3000')}")
     parser.add_argument("--sink", default=f"http://127.0.0.1:{os.environ.get('QS_SINK_PORT', '3001')}")
     parser.add_argument("--aws", default=f"http://127.0.0.1:{os.environ.get('QS_AWS_PORT', '4566')}")
-    parser.add_argument("--lead", type=float, help="seconds from now to the common sendAt (default: count / 120 + 5)")
+    parser.add_argument("--lead", type=float, help="seconds from now to the common sendAt (default: count / 60 + 5)")
     parser.add_argument("--threads", type=int, default=8, help="concurrent posting requests")
     parser.add_argument("--record", action="store_true", help=f"append the result to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args()
-    lead = args.lead if args.lead is not None else args.count / 120 + 5
+    lead = args.lead if args.lead is not None else args.count / 60 + 5
     process = None if stack_is_up(args.api) else start_stack(args.api)
     try:
         result = run(args.channel, args.count, args.api, args.sink, args.aws, lead, args.threads)

@@ -41,8 +41,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--handler-log-level",
-        default="INFO",
-        help="Powertools log level of the handlers (default INFO: one line per message and per batch)",
+        help="Powertools log level of the handlers (default INFO: one line per message and per batch;"
+        " WARNING with --quiet)",
     )
     parser.add_argument("--raw-logs", action="store_true", help="print the handlers' Powertools JSON lines as they are")
     parser.add_argument("--emf", action="store_true", help="print the handlers' CloudWatch EMF metric lines")
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         aws_port=args.aws_port,
         sink_port=args.sink_port,
         template=args.template,
-        log_level=args.handler_log_level,
+        log_level=args.handler_log_level or ("WARNING" if args.quiet else "INFO"),
         raw_logs=args.raw_logs,
         emf=args.emf,
     )

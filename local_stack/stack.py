@@ -51,9 +51,10 @@ class StackConfig:
     log_level: str = "INFO"  # of the handlers' Powertools loggers
     raw_logs: bool = False  # the handlers' JSON log lines as they are, not as one-line summaries
     emf: bool = False
-    # Most environments an API-invoked function (api, authorizer) starts on demand; workers get their
-    # event sources' MaximumConcurrency.
-    api_environments: int = 8
+    # Environments of an API-invoked function (api, authorizer): warm at start, and the most started on
+    # demand (more would only share the same two cores); workers get their event sources' MaximumConcurrency.
+    api_warm_environments: int = 2
+    api_environments: int = 4
 
     @classmethod
     def from_environment(cls, **overrides: Any) -> StackConfig:
@@ -138,7 +139,7 @@ class LocalStack:
 
     def _start_functions(self, mappings: list[MappingConfig]) -> None:
         """A pool of environments per function: its SQS event sources' MaximumConcurrency in all (warm), or
-        one warm and more on demand for the API's functions."""
+        a few warm and more on demand for the API's functions."""
         assert self.resolver is not None
         concurrency: dict[str, int] = {}
         for mapping in mappings:
@@ -155,7 +156,7 @@ class LocalStack:
             try:
                 self.functions[logical_id] = spawn_function(
                     specs[logical_id],
-                    warm=workers or 1,
+                    warm=workers or self.config.api_warm_environments,
                     limit=workers or self.config.api_environments,
                     log_line=HandlerLogRelay(logical_id, raw=self.config.raw_logs),
                 )

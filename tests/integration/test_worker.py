@@ -199,7 +199,7 @@ def test_empty_batch_is_a_success(stack: Stack) -> None:
 def test_concurrent_invocations_share_one_channel_rate(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the template's 50 SMS/s and two invocations sending 60 messages each at the same time
     monkeypatch.setenv("SMS_RATE_PER_SECOND", "50")
-    from queue_services import composition
+    from queue_services import composition, worker_composition
 
     composition.reset()
     post_sms(stack, 120)
@@ -215,7 +215,7 @@ def test_concurrent_invocations_share_one_channel_rate(stack: Stack, monkeypatch
     rate = 119 / (stamps[-1] - stamps[0])
     assert rate >= 35, f"only {rate:.1f}/s"
     # And the limiter wrote far less than once per message
-    writes = composition.slot_claimer(Channel.SMS).writes
+    writes = worker_composition.slot_claimer(Channel.SMS).writes
     assert writes < 120 / 2, f"{writes} limiter writes for 120 messages"
 
 

@@ -1,0 +1,85 @@
+"""Builds a worker's objects (provider client, idempotency, rate limiter, ChannelWorker) once per environment.
+
+Only the workers import this module, at their INIT: Powertools Idempotency, requests and the sending modules
+load there, not in the first batch, and the api and authorizer never load them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+from queue_services.aws_clients import aws_client
+from queue_services.channels import Channel
+from queue_services.composition import ledger, metrics_store, send_queue
+from queue_services.delivery import BatchSender, make_send_once
+from queue_services.idempotency_store import BatchingDynamoDBPersistenceLayer
+from queue_services.providers import ProviderClient, new_session
+from queue_services.queueing import SendQueue
+from queue_services.ratelimit import DynamoDbSlotClaimer, SharedRateLimiter, SlotPlan
+from queue_services.retry import RetryPolicy
+from queue_services.settings import get_settings
+from queue_services.worker import ChannelWorker, RetryQueues
+
+
+def provider_token(secret_arn: str) -> Callable[[], str | None] | None:
+    """Reads the provider bearer token from Secrets Manager, cached for five minutes; None if not configured."""
+    if not secret_arn:
+        return None
+    from aws_lambda_powertools.utilities import parameters  # only functions with a token pay for this import
+
+    return lambda: str(parameters.get_secret(secret_arn, max_age=300))
+
+
+@cache
+def slot_claimer(channel: Channel) -> DynamoDbSlotClaimer:
+    settings = get_settings()
+    plan = SlotPlan.for_rate(settings.rate_per_second(channel))
+    return DynamoDbSlotClaimer(aws_client("dynamodb"), settings.rate_limit_table_name, str(channel), plan)
+
+
+@cache
+def channel_worker(channel: Channel) -> ChannelWorker:
+    settings = get_settings()
+    client = ProviderClient(
+        settings.provider_url(channel),
+        # One invocation per execution environment: one connection per sending thread.
+        new_session(settings.provider_max_workers),
+        settings.provider_connect_timeout,
+        settings.provider_read_timeout,
+        provider_token(settings.provider_token_secret_arn),
+    )
+    persistence = BatchingDynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table_name, boto3_client=aws_client("dynamodb")
+    )
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="messageId",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings.idempotency_expiry_seconds,
+    )
+    send_once = idempotent_function(
+        data_keyword_argument="payload",
+        persistence_store=persistence,
+        config=idempotency,
+        key_prefix=f"send-{channel}",
+    )(make_send_once(client.send, settings.retry_base_seconds))
+    claimer = slot_claimer(channel)
+    sender = BatchSender(send_once, lambda demand: SharedRateLimiter(claimer, demand), settings.provider_max_workers)
+    queues = RetryQueues(
+        send=send_queue(channel),
+        dead_letter=SendQueue(aws_client("sqs"), settings.dead_letter_queue_url(channel)),
+        max_receive_count=settings.max_receive_count,
+    )
+    return ChannelWorker(
+        channel,
+        sender,
+        metrics_store(),
+        queues,
+        RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds, settings.retry_max_attempts),
+        safety_margin_seconds=settings.provider_connect_timeout + settings.provider_read_timeout + 1.0,
+        ledger=ledger(),
+        # In-progress idempotency records then expire with the invocation, well inside the visibility timeout.
+        on_invocation=idempotency.register_lambda_context,
+    )
