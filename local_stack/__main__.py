@@ -66,7 +66,7 @@ Queue Services local stack is up.
   health            {api}/health
   metrics           {api}/api/metrics
   provider sink     {stack.sink_url}   (GET /_sink/messages, PUT /_sink/faults)
-  AWS emulator      {stack.aws_url}   (AWS_ENDPOINT_URL for the aws CLI / boto3)
+  AWS emulator      {stack.aws_url}   (aws --endpoint-url {stack.aws_url} ...; boto3: AWS_ENDPOINT_URL)
   API keys          {keys}{key_note}
 
 Try it:

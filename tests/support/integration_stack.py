@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_stack.emulator import atomic_dynamodb_writes, emulate_message_move_task, one_backup_per_transaction
+from local_stack.moto_patches import atomic_dynamodb_writes, emulate_message_move_task, one_backup_per_transaction
 from local_stack.provision import provision
 from local_stack.runtime import LocalFunction, load_function
 from local_stack.sink import ProviderSink

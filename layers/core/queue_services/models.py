@@ -217,3 +217,25 @@ class RedriveStarted(CamelModel):
 class PurgeDone(CamelModel):
     channel: Channel
     purged: bool
+
+
+class MessageView(CamelModel):
+    """GET / DELETE / PATCH /api/messages/{messageId}: a message's status, its times as the other answers
+    print them (ISO 8601, milliseconds, Z); the recipient masked. Built from the ledger's record."""
+
+    message_id: str
+    channel: str
+    workspace_id: str
+    contact_id: str
+    to: str
+    status: str
+    send_at: str
+    created_at: str
+    updated_at: str
+    expires_at: str | None = None
+    sent_at: str | None = None
+    attempts: int
+    provider_message_id: str | None = None
+    last_error: str | None = None
+    version: int
+    dead_lettered: bool

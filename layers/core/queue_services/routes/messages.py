@@ -1,0 +1,51 @@
+"""Message routes: schedule an SMS or an email, read a message's status, cancel it, reschedule it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from queue_services import composition
+from queue_services.models import (
+    MessageView,
+    RescheduleRequest,
+    ScheduleEmailRequest,
+    ScheduleResponse,
+    ScheduleSmsRequest,
+)
+from queue_services.routes.caller import caller
+from queue_services.views import message_view
+
+router = APIGatewayRouter()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
+
+
+def _accepted(body: ScheduleResponse) -> Response[ScheduleResponse]:
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.post("/api/schedule-sms")
+def schedule_sms(request: ScheduleSmsRequest) -> Response[ScheduleResponse]:
+    return _accepted(composition.message_intake().schedule(request, caller(router), datetime.now(UTC)))
+
+
+@router.post("/api/schedule-email")
+def schedule_email(request: ScheduleEmailRequest) -> Response[ScheduleResponse]:
+    return _accepted(composition.message_intake().schedule(request, caller(router), datetime.now(UTC)))
+
+
+@router.get("/api/messages/<messageId>")
+def get_message(messageId: str) -> MessageView:  # noqa: N803 - the path parameter's name
+    return message_view(composition.message_intake().status(messageId, caller(router)))
+
+
+@router.delete("/api/messages/<messageId>")
+def cancel_message(messageId: str) -> MessageView:  # noqa: N803
+    return message_view(composition.message_intake().cancel(messageId, caller(router), datetime.now(UTC)))
+
+
+@router.patch("/api/messages/<messageId>")
+def reschedule_message(messageId: str, request: RescheduleRequest) -> MessageView:  # noqa: N803
+    moved = composition.message_intake().reschedule(messageId, request, caller(router), datetime.now(UTC))
+    return message_view(moved)
