@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 log = logging.getLogger("local_stack.scheduler")
 
 _AT = re.compile(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
-UNIVERSAL_SQS_TARGET = "arn:aws:scheduler:::aws-sdk:sqs:sendMessage"
 
 
 def due_time(expression: str, timezone: str | None) -> datetime | None:
@@ -44,6 +43,10 @@ class ScheduleFirer:
         self._stop = threading.Event()
         self._fired: set[tuple[str, str]] = set()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+        # The service's own name for the universal target (imported here: the layer is mounted by now).
+        from queue_services.adapters.schedules import UNIVERSAL_SQS_SEND
+
+        self._universal_target = UNIVERSAL_SQS_SEND
         self.fired_count = 0
 
     def start(self) -> ScheduleFirer:
@@ -87,7 +90,7 @@ class ScheduleFirer:
 
     def _deliver(self, target: dict[str, Any]) -> None:
         arn = target["Arn"]
-        if arn == UNIVERSAL_SQS_TARGET:
+        if arn == self._universal_target:
             # The universal target's Input is the SendMessage request itself.
             self._sqs.send_message(**json.loads(target["Input"]))
             return

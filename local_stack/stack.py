@@ -232,7 +232,8 @@ class LocalStack:
 
     def _seed_api_keys(self, session: Any) -> None:
         """DESIGN §5's keys, in the table the authorizer reads (hashed as the service stores them)."""
-        from queue_services.tenancy import ADMIN, WORKSPACE, Principal, api_key_item
+        from queue_services.adapters.api_keys import api_key_item
+        from queue_services.tenancy import ADMIN, WORKSPACE, Principal
 
         assert self.resolver is not None
         table = self.resolver.resources["ApiKeysTable"].ref

@@ -28,7 +28,7 @@ def _reset_powertools_and_services() -> Iterator[None]:
     from aws_lambda_powertools.metrics.provider import cold_start
 
     from queue_services import composition
-    from queue_services.aws_clients import reset_clients
+    from queue_services.adapters.aws import reset_clients
 
     shared = Metrics()
     shared.clear_metrics()

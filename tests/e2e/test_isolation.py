@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from queue_services.tenancy import WORKSPACE, Principal, api_key_item
+from queue_services.adapters.api_keys import api_key_item
+from queue_services.tenancy import WORKSPACE, Principal
 from tests.support.local_stack_process import LocalStackProcess, keyed_session, wait_until
 from tests.support.seeds import seed_body
 

@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from moto import mock_aws
 
 from local_stack.lambda_context import LocalLambdaContext
+from queue_services.adapters.idempotency_store import BatchingDynamoDBPersistenceLayer, BatchPutWriter
 from queue_services.errors import DependencyUnavailable
-from queue_services.idempotency_store import BatchingDynamoDBPersistenceLayer, BatchPutWriter
 
 TABLE = "idempotency"
 

@@ -58,7 +58,7 @@ def test_an_environment_gets_exactly_its_functions_variables(probe: LocalFunctio
     assert str(ROOT) not in result["path"]
 
 
-def test_each_invocation_counts_down_its_own_remaining_time(probe: LocalFunction) -> None:
+def test_each_invocation_keeps_its_own_remaining_time_and_idempotency_context(probe: LocalFunction) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         first = pool.submit(probe.invoke, {"id": "first", "sleep": 1.5})
         time.sleep(1.0)
@@ -70,6 +70,11 @@ def test_each_invocation_counts_down_its_own_remaining_time(probe: LocalFunction
     assert budget - 1900 <= early["remainingAtEnd"] <= budget - 1400
     assert budget - 600 <= late["remainingAtEnd"] <= budget - 100
     assert early["pid"] != late["pid"]
+    # A module-level IdempotencyConfig (as the workers have) keeps each invocation's own context, so each
+    # in-progress record would expire with its own invocation, not with the one registered last.
+    for result in (early, late):
+        assert result["idempotencyRequestId"] == result["requestId"]
+        assert abs(result["idempotencyRemainingMs"] - result["remainingAtEnd"]) <= 50
 
 
 def test_warm_environments_are_reused_one_invocation_at_a_time(probe: LocalFunction) -> None:

@@ -17,7 +17,8 @@ from moto import mock_aws
 
 from local_stack.pollers import MappingConfig, QueuePoller, mappings_from_template
 from local_stack.runtime import LocalFunction
-from local_stack.scheduler import UNIVERSAL_SQS_TARGET, ScheduleFirer
+from local_stack.scheduler import ScheduleFirer
+from queue_services.adapters.schedules import UNIVERSAL_SQS_SEND
 from tests.support.integration_stack import Stack
 
 
@@ -266,7 +267,7 @@ def test_universal_send_message_target_passes_its_parameters(scheduler_clients: 
     now = datetime.now(UTC).replace(microsecond=0)
     request = {"QueueUrl": url, "MessageBody": '{"hello": "delayed"}', "DelaySeconds": 2}
     create_at_schedule(
-        scheduler, "u", now, "UTC", {"Arn": UNIVERSAL_SQS_TARGET, "RoleArn": "r", "Input": json.dumps(request)}
+        scheduler, "u", now, "UTC", {"Arn": UNIVERSAL_SQS_SEND, "RoleArn": "r", "Input": json.dumps(request)}
     )
     assert ScheduleFirer(scheduler, sqs).fire_due(now) == 1
     assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []

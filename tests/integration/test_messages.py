@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from queue_services.schedules import UNIVERSAL_SQS_SEND
+from queue_services.adapters.schedules import UNIVERSAL_SQS_SEND
 from tests.support.events import api_event, sqs_event_from_messages, workspace_key
 from tests.support.integration_stack import Stack
 from tests.support.seeds import SEED_SMS

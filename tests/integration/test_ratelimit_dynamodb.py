@@ -12,7 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from queue_services.ratelimit import RECOVERY_STEPS, DynamoDbSlotClaimer, Slot, SlotPlan
+from queue_services.adapters.rate_limit_table import RECOVERY_STEPS, DynamoDbSlotClaimer
+from queue_services.ratelimit import Slot, SlotPlan
 
 PLAN = SlotPlan.for_rate(50)
 

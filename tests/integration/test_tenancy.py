@@ -9,7 +9,8 @@ import pytest
 
 from local_stack.runtime import load_function
 from local_stack.template import load_template
-from queue_services.tenancy import ADMIN, WORKSPACE, Principal, api_key_item, hash_api_key
+from queue_services.adapters.api_keys import api_key_item
+from queue_services.tenancy import ADMIN, WORKSPACE, Principal, hash_api_key
 from tests.support.events import api_event, load_event, workspace_key
 from tests.support.integration_stack import Stack
 from tests.support.seeds import SEED_SMS

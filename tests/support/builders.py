@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from queue_services.ledger import MessageRecord
+from queue_services.adapters.ledger import MessageRecord
 from queue_services.models import QueuedSms
 from queue_services.statuses import MessageStatus
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from queue_services import aws_clients
-from queue_services.aws_clients import write_batches
+from queue_services.adapters import aws as aws_clients
+from queue_services.adapters.aws import write_batches
 from queue_services.errors import DependencyUnavailable
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from queue_services.adapters.schedules import fire_plan
 from queue_services.errors import InvalidRequest
-from queue_services.schedules import fire_plan
 from queue_services.scheduling import iso_utc, plan_delivery
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)

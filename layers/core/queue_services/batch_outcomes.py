@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from queue_services.adapters.ledger import MessageRecord
 from queue_services.delivery import DeliveryOutcome, OutcomeKind
-from queue_services.ledger import MessageRecord
 from queue_services.models import QueuedMessage
 from queue_services.retry import RetryPolicy, retry_delay_seconds
 from queue_services.statuses import MessageStatus

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 
-from queue_services.aws_clients import aws_client
+from queue_services.adapters.api_keys import ApiKeyStore
+from queue_services.adapters.aws import aws_client
+from queue_services.adapters.dead_letters import DeadLetterQueue
+from queue_services.adapters.ledger import Ledger
+from queue_services.adapters.metrics_store import MetricsStore
+from queue_services.adapters.schedules import ScheduleStore
+from queue_services.adapters.send_queue import SendQueue
 from queue_services.channels import Channel
-from queue_services.dead_letters import DeadLetterQueue
 from queue_services.intake import MessageIntake
-from queue_services.ledger import Ledger
-from queue_services.metrics import MetricsStore
-from queue_services.queueing import SendQueue
-from queue_services.schedules import ScheduleStore
 from queue_services.settings import get_settings
-from queue_services.tenancy import ApiKeyStore
 
 
 @cache

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from queue_services.errors import (
+    DependencyUnavailable,
     PermanentProviderError,
     ProviderError,
     QueueServicesError,
@@ -140,7 +141,11 @@ def make_send_once(
         try:
             receipt = send(message)
         except RateLimitedError as error:
-            limiter.slow_down(error.retry_after if error.retry_after is not None else default_pause_seconds)
+            try:
+                limiter.slow_down(error.retry_after if error.retry_after is not None else default_pause_seconds)
+            except DependencyUnavailable as exc:
+                # The 429 still counts and the message is still retried; only the channel-wide pause is lost.
+                logger.warning("could not slow the channel down", extra={"error": str(exc)})
             raise
         return {"providerMessageId": receipt.provider_message_id, "attemptId": attempt_id}
 
@@ -218,6 +223,9 @@ class BatchSender:
             )
         except NoRateSlot:
             return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "no rate-limit slot in time")
+        except DependencyUnavailable as error:
+            # The rate-limit table did not answer: nothing was sent; try again on redelivery.
+            return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, str(error))
         except ExpiredWhileWaiting:
             return DeliveryOutcome(*ids, OutcomeKind.PERMANENT, EXPIRED)
         except IdempotencyAlreadyInProgressError:

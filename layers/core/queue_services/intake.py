@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from pydantic import TypeAdapter
-
+from queue_services.adapters.ledger import Ledger, MessageRecord, retention_epoch
+from queue_services.adapters.schedules import ScheduleStore, schedule_name
+from queue_services.adapters.send_queue import SendQueue
 from queue_services.channels import Channel
+from queue_services.codec import decode_queued_message, encode_queued_message
 from queue_services.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
-from queue_services.ledger import Ledger, MessageRecord, retention_epoch
 from queue_services.masking import mask_recipient
 from queue_services.models import (
     QueuedEmail,
@@ -23,13 +23,9 @@ from queue_services.models import (
     ScheduleResponse,
     ScheduleSmsRequest,
 )
-from queue_services.queueing import SendQueue
-from queue_services.schedules import ScheduleStore, schedule_name
 from queue_services.scheduling import DeliveryPlan, iso_utc, plan_delivery, resolve_expiry
 from queue_services.statuses import MessageStatus, accepted_status, is_cancellable
 from queue_services.tenancy import Principal
-
-_QUEUED_MESSAGE: TypeAdapter[QueuedMessage] = TypeAdapter(QueuedMessage)
 
 
 def build_queued_message(request: ScheduleRequest, message_id: str, now: datetime, send_at: datetime) -> QueuedMessage:
@@ -84,7 +80,7 @@ class MessageIntake:
             expires_at=message.expires_at,
             schedule_name=schedule_name(message) if plan.via_scheduler else None,
             retain_until=retention_epoch(now, self._ledger.retention_days),
-            payload=json.dumps(message.to_wire(), separators=(",", ":")),
+            payload=encode_queued_message(message),
         )
         # The record first: a worker that gets the message finds it, and a message never exists unrecorded.
         self._ledger.create(record)
@@ -135,7 +131,7 @@ class MessageIntake:
                 "send_at": plan.send_at,
                 "version": version,
                 "schedule_name": schedule_name(pending_message) if plan.via_scheduler else None,
-                "payload": json.dumps(pending_message.to_wire(), separators=(",", ":")),
+                "payload": encode_queued_message(pending_message),
             },
             now,
         )
@@ -150,7 +146,7 @@ class MessageIntake:
         """The message to queue again: the ledger holds no content, so it comes from the stored copy."""
         if record.payload is None:
             raise Conflict("the message content is no longer available to reschedule")
-        stored = _QUEUED_MESSAGE.validate_json(record.payload)
+        stored = decode_queued_message(record.payload)
         return stored.model_copy(update={"send_at": send_at, "version": version})
 
     def _dispatch(self, message: QueuedMessage, plan: DeliveryPlan, record: MessageRecord, now: datetime) -> None:

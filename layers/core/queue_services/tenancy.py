@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
-from queue_services.errors import DependencyUnavailable, RequestError
+from queue_services.errors import RequestError
 
 ADMIN = "admin"
 WORKSPACE = "workspace"
+
+
+class KeyLookup(Protocol):
+    """Where the authorizer looks keys up (adapters.api_keys.ApiKeyStore)."""
+
+    def lookup(self, api_key: str) -> Principal | None: ...
 
 
 class Forbidden(RequestError):
@@ -75,34 +80,6 @@ def hash_api_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-def api_key_item(api_key: str, principal: Principal) -> dict[str, Any]:
-    item: dict[str, Any] = {"keyHash": {"S": hash_api_key(api_key)}, "role": {"S": principal.role}}
-    if principal.workspace_id:
-        item["workspaceId"] = {"S": principal.workspace_id}
-    return item
-
-
-class ApiKeyStore:
-    """DynamoDB adapter for the API keys table."""
-
-    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
-        self._ddb = dynamodb_client
-        self._table = table_name
-
-    def lookup(self, api_key: str) -> Principal | None:
-        if not api_key:
-            return None
-        try:
-            item = self._ddb.get_item(TableName=self._table, Key={"keyHash": {"S": hash_api_key(api_key)}}).get("Item")
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"api keys table: {type(exc).__name__}") from exc
-        if not item:
-            return None
-        role = item.get("role", {}).get("S", WORKSPACE)
-        workspace = item.get("workspaceId", {}).get("S")
-        return Principal(role=role, workspace_id=workspace)
-
-
 def api_wide_resource(method_arn: str) -> str:
     """arn:...:api-id/stage/METHOD/path -> arn:...:api-id/stage/*/* so a cached answer covers every route."""
     head, _, rest = method_arn.partition("/")
@@ -110,7 +87,7 @@ def api_wide_resource(method_arn: str) -> str:
     return f"{head}/{stage}/*/*"
 
 
-def authorize(store: ApiKeyStore, api_key: str, method_arn: str) -> dict[str, Any] | None:
+def authorize(store: KeyLookup, api_key: str, method_arn: str) -> dict[str, Any] | None:
     """The authorizer's answer for a key: an Allow policy with the principal as context, or None (401)."""
     principal = store.lookup(api_key)
     return None if principal is None else authorizer_policy(principal, method_arn)

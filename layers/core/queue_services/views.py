@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from queue_services.ledger import MessageRecord
+from queue_services.adapters.ledger import MessageRecord
 from queue_services.models import MessageView
 from queue_services.scheduling import iso_utc
 

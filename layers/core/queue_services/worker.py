@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,8 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
+from queue_services.adapters.ledger import Ledger, MessageRecord
+from queue_services.adapters.metrics_store import MetricsStore
+from queue_services.adapters.send_queue import SendQueue
 from queue_services.batch_outcomes import (
     MessageReport,
     ReceivedMessage,
@@ -22,17 +24,14 @@ from queue_services.batch_outcomes import (
     plan_retries,
 )
 from queue_services.channels import Channel
+from queue_services.codec import decode_queued_message
 from queue_services.delivery import BatchSender, DeliveryOutcome, OutcomeKind, count_outcomes
 from queue_services.errors import DependencyUnavailable, QueueServicesError
-from queue_services.ledger import Ledger, MessageRecord
-from queue_services.metrics import MetricsStore, add_batch_metrics
+from queue_services.metrics import add_batch_metrics
 from queue_services.models import Counters, QueuedMessage
 from queue_services.observability import logger, metrics
-from queue_services.queueing import SendQueue
 from queue_services.retry import RetryPolicy
 from queue_services.statuses import is_final
-
-_QUEUED_MESSAGE = TypeAdapter(QueuedMessage)
 
 
 class RetryLater(QueueServicesError):
@@ -47,13 +46,6 @@ class UnreadableRecord(QueueServicesError):
 # SQS until shortly before its time (visibility timeouts count whole seconds, polls add up to a second).
 HOLD_THRESHOLD = timedelta(seconds=3)
 HOLD_MARGIN_SECONDS = 2
-
-
-def parse_queued_message(body: str, channel: Channel) -> QueuedMessage:
-    message = _QUEUED_MESSAGE.validate_python(json.loads(body))
-    if message.channel is not channel:
-        raise ValueError(f"a {message.channel} message on the {channel} queue")
-    return message
 
 
 @dataclass(frozen=True)
@@ -144,7 +136,7 @@ class ChannelWorker:
                         sqs_id=record["messageId"],
                         receipt_handle=record["receiptHandle"],
                         receive_count=int(record.get("attributes", {}).get("ApproximateReceiveCount", "1")),
-                        message=parse_queued_message(record["body"], self._channel),
+                        message=decode_queued_message(record["body"], self._channel),
                     )
                 )
             except (ValidationError, ValueError, KeyError, TypeError) as exc:

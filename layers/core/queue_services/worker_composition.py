@@ -11,14 +11,15 @@ from functools import cache
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-from queue_services.aws_clients import aws_client
+from queue_services.adapters.aws import aws_client
+from queue_services.adapters.idempotency_store import BatchingDynamoDBPersistenceLayer
+from queue_services.adapters.rate_limit_table import DynamoDbSlotClaimer
+from queue_services.adapters.send_queue import SendQueue
 from queue_services.channels import Channel
 from queue_services.composition import ledger, metrics_store, send_queue
 from queue_services.delivery import BatchSender, make_send_once
-from queue_services.idempotency_store import BatchingDynamoDBPersistenceLayer
 from queue_services.providers import ProviderClient, new_session
-from queue_services.queueing import SendQueue
-from queue_services.ratelimit import DynamoDbSlotClaimer, SharedRateLimiter, SlotPlan
+from queue_services.ratelimit import SharedRateLimiter, SlotPlan
 from queue_services.retry import RetryPolicy
 from queue_services.settings import get_settings
 from queue_services.worker import ChannelWorker, RetryQueues

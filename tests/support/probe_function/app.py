@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any, ClassVar
 
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
 
 class Current:
     """Class-level state, as Powertools' resolver keeps the current event (BaseRouter.current_event)."""
@@ -15,11 +17,14 @@ class Current:
 
 
 INVOCATIONS = {"count": 0}
+# Module-level, as the workers keep theirs: each invocation registers its context here.
+IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="id")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     Current.event = event
     INVOCATIONS["count"] += 1
+    IDEMPOTENCY.register_lambda_context(context)
     remaining_at_start = context.get_remaining_time_in_millis()
     if event.get("fail"):
         raise ValueError(f"probe failed as asked ({event['id']})")
@@ -33,6 +38,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "remainingAtStart": remaining_at_start,
         "remainingAtEnd": context.get_remaining_time_in_millis(),
         "invocations": INVOCATIONS["count"],
+        # What Powertools would use for this invocation's in-progress expiry: its registered context.
+        "idempotencyRequestId": IDEMPOTENCY.lambda_context.aws_request_id if IDEMPOTENCY.lambda_context else None,
+        "idempotencyRemainingMs": (
+            IDEMPOTENCY.lambda_context.get_remaining_time_in_millis() if IDEMPOTENCY.lambda_context else None
+        ),
         "environ": dict(os.environ),
         "path": sys.path[:2],
     }

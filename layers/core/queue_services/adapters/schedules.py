@@ -13,11 +13,9 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from queue_services.aws_clients import call_aws_or_none
+from queue_services.adapters.aws import call_aws, call_aws_or_none
 from queue_services.channels import Channel
-from queue_services.errors import DependencyUnavailable
+from queue_services.codec import encode_queued_message
 from queue_services.models import MAX_SQS_DELAY_SECONDS, QueuedMessage
 
 UNIVERSAL_SQS_SEND = "arn:aws:scheduler:::aws-sdk:sqs:sendMessage"
@@ -62,23 +60,23 @@ class ScheduleStore:
         fire_at, delay = fire_plan(message.send_at, now)
         request = {
             "QueueUrl": self._queue_urls[channel],
-            "MessageBody": json.dumps(message.to_wire(), separators=(",", ":")),
+            "MessageBody": encode_queued_message(message),
             "DelaySeconds": delay,
             "MessageGroupId": message.workspace_id,
         }
         name = schedule_name(message)
-        try:
-            self._scheduler.create_schedule(
-                Name=name,
-                GroupName=self._groups[channel],
-                ScheduleExpression=f"at({fire_at.strftime('%Y-%m-%dT%H:%M:%S')})",
-                ScheduleExpressionTimezone="UTC",
-                FlexibleTimeWindow={"Mode": "OFF"},
-                ActionAfterCompletion="DELETE",
-                Target={"Arn": UNIVERSAL_SQS_SEND, "RoleArn": self._role_arn, "Input": json.dumps(request)},
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"could not create schedule: {type(exc).__name__}") from exc
+        call_aws(
+            self._scheduler,
+            "create_schedule",
+            "scheduler",
+            Name=name,
+            GroupName=self._groups[channel],
+            ScheduleExpression=f"at({fire_at.strftime('%Y-%m-%dT%H:%M:%S')})",
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion="DELETE",
+            Target={"Arn": UNIVERSAL_SQS_SEND, "RoleArn": self._role_arn, "Input": json.dumps(request)},
+        )
         return name
 
     def delete(self, channel: Channel, name: str) -> bool:

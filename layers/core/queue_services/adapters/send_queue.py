@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from queue_services.adapters.aws import call_aws
+from queue_services.codec import encode_queued_message
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import MAX_SQS_DELAY_SECONDS, QueuedMessage
 from queue_services.observability import logger
@@ -23,15 +22,15 @@ class SendQueue:
         """Send message with DelaySeconds; the workspace is the MessageGroupId (SQS fair queues)."""
         if not 0 <= delay_seconds <= MAX_SQS_DELAY_SECONDS:
             raise ValueError(f"delay_seconds must be within 0..{MAX_SQS_DELAY_SECONDS}")
-        try:
-            response = self._sqs.send_message(
-                QueueUrl=self._queue_url,
-                MessageBody=json.dumps(message.to_wire(), separators=(",", ":")),
-                DelaySeconds=delay_seconds,
-                MessageGroupId=message.workspace_id,
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"could not enqueue on {self._queue_url}: {type(exc).__name__}") from exc
+        response = call_aws(
+            self._sqs,
+            "send_message",
+            "send queue",
+            QueueUrl=self._queue_url,
+            MessageBody=encode_queued_message(message),
+            DelaySeconds=delay_seconds,
+            MessageGroupId=message.workspace_id,
+        )
         return str(response["MessageId"])
 
     def enqueue_many(self, messages: dict[str, tuple[QueuedMessage, int]]) -> set[str]:
@@ -43,7 +42,7 @@ class SendQueue:
             entries = [
                 {
                     "Id": str(index),
-                    "MessageBody": json.dumps(message.to_wire(), separators=(",", ":")),
+                    "MessageBody": encode_queued_message(message),
                     "DelaySeconds": min(delay, MAX_SQS_DELAY_SECONDS),
                     "MessageGroupId": message.workspace_id,
                 }
@@ -51,9 +50,11 @@ class SendQueue:
             ]
             keys = list(chunk)
             try:
-                answer = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
-            except (BotoCoreError, ClientError) as exc:
-                logger.warning("could not re-queue copies", extra={"error": type(exc).__name__, "count": len(entries)})
+                answer = call_aws(
+                    self._sqs, "send_message_batch", "send queue", QueueUrl=self._queue_url, Entries=entries
+                )
+            except DependencyUnavailable as exc:
+                logger.warning("could not re-queue copies", extra={"error": str(exc), "count": len(entries)})
                 continue
             accepted.update(keys[int(entry["Id"])] for entry in answer.get("Successful", []))
         return accepted
@@ -71,16 +72,24 @@ class SendQueue:
                 for index, (handle, seconds) in enumerate(items[start : start + 10])
             ]
             try:
-                answer = self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
-            except (BotoCoreError, ClientError) as exc:
-                logger.warning("could not delay redelivery", extra={"error": type(exc).__name__, "count": len(entries)})
+                answer = call_aws(
+                    self._sqs,
+                    "change_message_visibility_batch",
+                    "send queue",
+                    QueueUrl=self._queue_url,
+                    Entries=entries,
+                )
+            except DependencyUnavailable as exc:
+                logger.warning("could not delay redelivery", extra={"error": str(exc), "count": len(entries)})
                 continue
             if answer.get("Failed"):
                 logger.warning("some redelivery delays were refused", extra={"failed": answer["Failed"]})
 
     def is_reachable(self) -> bool:
         try:
-            self._sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])
-        except (BotoCoreError, ClientError):
+            call_aws(
+                self._sqs, "get_queue_attributes", "send queue", QueueUrl=self._queue_url, AttributeNames=["QueueArn"]
+            )
+        except DependencyUnavailable:
             return False
         return True

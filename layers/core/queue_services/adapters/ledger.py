@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
-from queue_services.aws_clients import call_aws, call_aws_or_none, error_code, write_batches
+from queue_services.adapters.aws import call_aws, call_aws_or_none, call_aws_or_refusal, write_batches
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import CamelModel
 from queue_services.statuses import CLAIMABLE, PENDING, MessageStatus
@@ -130,25 +129,24 @@ class Ledger:
                 del pending[message_id]
             ids = list(chunk)
             while ids:
-                try:
-                    self._ddb.transact_write_items(
-                        TransactItems=[self._claim_item(message_id, chunk[message_id], now) for message_id in ids]
-                    )
-                except ClientError as exc:
-                    if error_code(exc) != "TransactionCanceledException":
-                        raise DependencyUnavailable(f"ledger claim: {type(exc).__name__}") from exc
-                    reasons = exc.response.get("CancellationReasons") or []
+                _, refusal = call_aws_or_refusal(
+                    self._ddb,
+                    "transact_write_items",
+                    "ledger claim",
+                    "TransactionCanceledException",
+                    TransactItems=[self._claim_item(message_id, chunk[message_id], now) for message_id in ids],
+                )
+                if refusal is not None:
+                    reasons = refusal.get("CancellationReasons") or []
                     refused = {
                         message_id
                         for message_id, reason in zip(ids, reasons, strict=False)
                         if reason.get("Code") == "ConditionalCheckFailed"
                     }
                     if not refused:
-                        raise DependencyUnavailable("ledger claim cancelled without a refused condition") from exc
+                        raise DependencyUnavailable("ledger claim cancelled without a refused condition")
                     ids = [message_id for message_id in ids if message_id not in refused]
                     continue
-                except BotoCoreError as exc:
-                    raise DependencyUnavailable(f"ledger claim: {type(exc).__name__}") from exc
                 claimed.update(ids)
                 break
         return claimed

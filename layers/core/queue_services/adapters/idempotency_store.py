@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from queue_services.aws_clients import BATCH_WRITE_LIMIT, write_batches
+from queue_services.adapters.aws import BATCH_WRITE_LIMIT, write_batches
 
 
 @dataclass

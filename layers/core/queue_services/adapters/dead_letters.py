@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from queue_services.aws_clients import error_code
+from queue_services.adapters.aws import call_aws, call_aws_or_refusal
 from queue_services.channels import Channel
-from queue_services.errors import Conflict, DependencyUnavailable
+from queue_services.errors import Conflict
 from queue_services.masking import mask_recipient
 from queue_services.models import DeadLetter, DeadLetterPeek, RedriveStarted
 
@@ -28,54 +26,59 @@ class DeadLetterQueue:
 
     def peek(self, limit: int) -> DeadLetterPeek:
         received: list[dict[str, Any]] = []
-        try:
-            while len(received) < limit:
-                batch = self._sqs.receive_message(
-                    QueueUrl=self._url,
-                    MaxNumberOfMessages=min(10, limit - len(received)),
-                    VisibilityTimeout=PEEK_VISIBILITY_SECONDS,
-                    MessageSystemAttributeNames=["All"],
-                ).get("Messages", [])
-                if not batch:
-                    break
-                received.extend(batch)
-            self._release(received)
-            depth = int(self._attributes(self._url, "ApproximateNumberOfMessages"))
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"dead-letter queue: {type(exc).__name__}") from exc
+        while len(received) < limit:
+            batch = self._call(
+                "receive_message",
+                QueueUrl=self._url,
+                MaxNumberOfMessages=min(10, limit - len(received)),
+                VisibilityTimeout=PEEK_VISIBILITY_SECONDS,
+                MessageSystemAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                break
+            received.extend(batch)
+        self._release(received)
+        depth = int(self._attributes(self._url, "ApproximateNumberOfMessages"))
         return DeadLetterPeek(
             channel=self._channel, approximate_count=depth, messages=[self._describe(m) for m in received]
         )
 
     def redrive(self) -> RedriveStarted:
         """Move every dead letter back to the send queue (SQS does it; the local stack emulates it)."""
-        try:
-            source = self._attributes(self._url, "QueueArn")
-            destination = self._attributes(self._send_url, "QueueArn")
-            answer = self._sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)
-        except ClientError as exc:
-            if error_code(exc) in ("UnsupportedOperation", "InvalidParameterValue"):
-                raise Conflict(f"redrive refused: {exc.response['Error'].get('Message', '')}") from exc
-            raise DependencyUnavailable(f"redrive: {type(exc).__name__}") from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailable(f"redrive: {type(exc).__name__}") from exc
+        source = self._attributes(self._url, "QueueArn")
+        destination = self._attributes(self._send_url, "QueueArn")
+        answer, refusal = call_aws_or_refusal(
+            self._sqs,
+            "start_message_move_task",
+            "redrive",
+            ("UnsupportedOperation", "InvalidParameterValue"),
+            SourceArn=source,
+            DestinationArn=destination,
+        )
+        if answer is None:
+            message = ((refusal or {}).get("Error") or {}).get("Message", "")
+            raise Conflict(f"redrive refused: {message}")
         return RedriveStarted(
             channel=self._channel, task_handle=answer["TaskHandle"], source=source, destination=destination
         )
 
     def purge(self) -> None:
-        try:
-            self._sqs.purge_queue(QueueUrl=self._url)
-        except ClientError as exc:
-            if error_code(exc).endswith("PurgeQueueInProgress"):
-                raise Conflict("a purge of this queue already ran in the last 60 seconds") from exc
-            raise DependencyUnavailable(f"purge: {type(exc).__name__}") from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailable(f"purge: {type(exc).__name__}") from exc
+        _, refusal = call_aws_or_refusal(
+            self._sqs,
+            "purge_queue",
+            "purge",
+            ("AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress"),
+            QueueUrl=self._url,
+        )
+        if refusal is not None:
+            raise Conflict("a purge of this queue already ran in the last 60 seconds")
 
     def _attributes(self, url: str, name: str) -> str:
-        value: str = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[name])["Attributes"][name]
+        value: str = self._call("get_queue_attributes", QueueUrl=url, AttributeNames=[name])["Attributes"][name]
         return value
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        return call_aws(self._sqs, operation, "dead-letter queue", **kwargs)
 
     def _release(self, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), 10):
@@ -83,7 +86,7 @@ class DeadLetterQueue:
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
                 for i, m in enumerate(messages[start : start + 10])
             ]
-            self._sqs.change_message_visibility_batch(QueueUrl=self._url, Entries=entries)
+            self._call("change_message_visibility_batch", QueueUrl=self._url, Entries=entries)
 
     @staticmethod
     def _describe(message: dict[str, Any]) -> DeadLetter:

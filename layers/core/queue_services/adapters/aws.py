@@ -1,4 +1,5 @@
-"""boto3 clients, created once per process on first use (AWS_ENDPOINT_URL redirects them locally)."""
+"""boto3 clients (one per environment, AWS_ENDPOINT_URL redirects them locally) and the one SDK error translation:
+every call an adapter makes raises DependencyUnavailable for an SDK failure, never a raw ClientError."""
 
 from __future__ import annotations
 
@@ -40,17 +41,27 @@ def call_aws(client: Any, operation: str, purpose: str, **kwargs: Any) -> dict[s
     return result
 
 
-def call_aws_or_none(client: Any, operation: str, purpose: str, none_on: str, **kwargs: Any) -> dict[str, Any] | None:
-    """call_aws, but None when AWS answers with the error code none_on (an expected outcome, such as a
-    refused condition or a resource that is already gone)."""
+def call_aws_or_refusal(
+    client: Any, operation: str, purpose: str, refusal_code: str | tuple[str, ...], **kwargs: Any
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """call_aws, but when AWS refuses with the error code refusal_code (or one of them: a refused condition,
+    a cancelled transaction, an expected outcome), (None, the error response) instead of an exception."""
+    codes = (refusal_code,) if isinstance(refusal_code, str) else refusal_code
     try:
         result: dict[str, Any] = getattr(client, operation)(**kwargs)
     except ClientError as exc:
-        if error_code(exc) == none_on:
-            return None
+        if error_code(exc) in codes:
+            return None, dict(exc.response)
         raise DependencyUnavailable(f"{purpose} {operation}: {type(exc).__name__}") from exc
     except BotoCoreError as exc:
         raise DependencyUnavailable(f"{purpose} {operation}: {type(exc).__name__}") from exc
+    return result, None
+
+
+def call_aws_or_none(client: Any, operation: str, purpose: str, none_on: str, **kwargs: Any) -> dict[str, Any] | None:
+    """call_aws, but None when AWS answers with the error code none_on (an expected outcome, such as a
+    refused condition or a resource that is already gone)."""
+    result, _ = call_aws_or_refusal(client, operation, purpose, none_on, **kwargs)
     return result
 
 
