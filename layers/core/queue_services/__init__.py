@@ -7,7 +7,8 @@ Public surface — what handlers, the local stack and tools import; everything e
 - ``queue_services.composition``: ``message_intake``, ``metrics_store``, ``api_key_store``, ``send_queue``,
   ``dead_letter_queue``, ``ledger``, ``schedule_store``, ``reset``
 - ``queue_services.worker_composition``: ``channel_worker``, ``slot_claimer`` (workers only)
-- ``queue_services.tenancy``: ``authorize``, ``Principal``, ``hash_api_key``; ``queue_services.adapters.api_keys.api_key_item``
+- ``queue_services.tenancy``: ``authorize``, ``Principal``, ``hash_api_key``
+- ``queue_services.adapters.api_keys``: ``ApiKeyStore``, ``api_key_item`` (a key's table item)
 - ``queue_services.codec``: ``encode_queued_message``, ``decode_queued_message`` (the SQS body)
 - ``queue_services.models``: every request, answer and queued-message model
 - ``queue_services.statuses``: ``MessageStatus`` and its rules
