@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from tests.support.local_stack_process import ROOT, LocalStackProcess
+from tests.support.local_stack_process import ROOT, LocalStackProcess, wait_until
 
 _FENCE = re.compile(r"^```bash\n(.*?)^```", re.DOTALL | re.MULTILINE)
 _ASSIGNMENT = re.compile(r"^[A-Z_]+=")
@@ -58,4 +58,4 @@ def test_every_curl_example_runs_against_the_local_stack(stack: LocalStackProces
     assert result.returncode == 0, f"{result.stderr[-2000:]}\n{result.stdout[-2000:]}"
     assert result.stderr.count("--- block") == len(blocks) >= 10
     # What the examples asked for happened: the seed SMS and email reached the provider.
-    assert {m["channel"] for m in stack.sink_messages()} >= {"sms", "email"}
+    wait_until(lambda: {m["channel"] for m in stack.sink_messages()} >= {"sms", "email"}, timeout=20)

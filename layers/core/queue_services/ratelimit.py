@@ -96,7 +96,6 @@ class SharedRateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._slot: Slot | None = None
-        self._spread_from = 0.0
         self._tokens = 0
         self._demand = demand
         self._granted = 0
@@ -120,18 +119,13 @@ class SharedRateLimiter:
                     slot = self._claimer.claim(now, wall_deadline, self._slots_wanted())
                     if slot is None:
                         return False
-                    claimed_at = self._clock()
-                    if claimed_at >= slot.end:
-                        continue  # the claim was answered after its slots ended: they are gone
-                    # A claim answered late (a busy table, a busy process) spreads its tokens over what is
-                    # left of its slots: every call still falls inside them.
-                    self._slot, self._tokens, self._spread_from = slot, slot.tokens, max(slot.start, claimed_at)
+                    self._slot, self._tokens = slot, slot.tokens
                 slot = self._slot
                 # Spread the slot's tokens evenly across it: calls then arrive as a steady stream, not a
                 # burst at each slot start that network jitter could push into the next window.
                 used = slot.tokens - self._tokens
                 self._tokens -= 1
-                start = self._spread_from + (slot.end - self._spread_from) * used / slot.tokens
+                start = slot.start + (slot.end - slot.start) * used / slot.tokens
                 if now > start + tolerance:
                     continue
                 self._granted += 1
