@@ -112,6 +112,7 @@ def run(channel: str, count: int, api: str, sink: str, aws: str, lead: float, th
         results = list(pool.map(post, range(count)))
     accept_seconds = time.monotonic() - accept_started
     calls_before = requests.get(f"{aws}/_emulator/calls", timeout=10).json()
+    cpu_before = requests.get(f"{aws}/_emulator/cpu", timeout=10).json()
     ids = {message_id for message_id, _ in results}
     latencies = sorted(latency for _, latency in results)
 
@@ -131,6 +132,8 @@ def run(channel: str, count: int, api: str, sink: str, aws: str, lead: float, th
     answer = requests.get(f"{sink}/_sink/messages", params={"channel": channel}, timeout=30).json()
     received = [m for m in answer["messages"] if m["messageId"] in ids]
     calls_after = requests.get(f"{aws}/_emulator/calls", timeout=10).json()
+    cpu_after = requests.get(f"{aws}/_emulator/cpu", timeout=10).json()
+    drain_cpu = {op: s - cpu_before.get(op, 0.0) for op, s in cpu_after.items()}
     drain_calls = {op: n - calls_before.get(op, 0) for op, n in calls_after.items() if n > calls_before.get(op, 0)}
     stamps = sorted(m["receivedAt"] for m in received)
     per_id = Counter(m["messageId"] for m in received)
@@ -151,6 +154,7 @@ def run(channel: str, count: int, api: str, sink: str, aws: str, lead: float, th
         "duplicates": sum(n - 1 for n in per_id.values() if n > 1),
         "missing": len(ids - set(per_id)),
         "calls_per_message": {op: n / count for op, n in sorted(drain_calls.items())},
+        "emulator_cpu_ms_per_message": {op: s * 1000 / count for op, s in sorted(drain_cpu.items()) if s > 0},
         "memory_mb": peak_memory,
         "processes": processes,
     }
@@ -172,6 +176,9 @@ def report(result: dict[str, Any]) -> str:
             "AWS calls per message while draining (at the emulator):",
             *(f"  {op:40s} {n:.3f}" for op, n in result["calls_per_message"].items()),
             f"  {'total':40s} {sum(result['calls_per_message'].values()):.3f}",
+            "emulator CPU ms per message while draining, by operation:",
+            *(f"  {op:40s} {ms:.3f}" for op, ms in result["emulator_cpu_ms_per_message"].items()),
+            f"  {'total':40s} {sum(result['emulator_cpu_ms_per_message'].values()):.3f}",
             f"stack memory (peak)    {result['memory_mb']:.0f} MB in {result['processes']} processes",
         ]
     )

@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -20,25 +21,38 @@ from local_stack.moto_patches import ALL_PATCHES, apply_clock_fix
 
 
 class CallCounter:
-    """WSGI wrapper counting AWS calls by operation; GET /_emulator/calls reads them (benchmarks use it)."""
+    """WSGI wrapper counting AWS calls by operation, and the emulator's CPU seconds they took.
+
+    GET /_emulator/calls reads the counts, GET /_emulator/cpu the CPU seconds (the serving thread's own
+    CPU time: waits for the GIL are not in it); DELETE clears both (benchmarks use them).
+    """
 
     def __init__(self, app: Any) -> None:
         self._app = app
         self._counts: dict[str, int] = {}
+        self._cpu: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") == "/_emulator/calls":
+        path = environ.get("PATH_INFO")
+        if path in ("/_emulator/calls", "/_emulator/cpu"):
             with self._lock:
                 if environ.get("REQUEST_METHOD") == "DELETE":
                     self._counts.clear()
-                body = json.dumps(self._counts).encode()
+                    self._cpu.clear()
+                body = json.dumps(self._counts if path == "/_emulator/calls" else self._cpu).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         operation = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO", "?")
-        with self._lock:
-            self._counts[operation] = self._counts.get(operation, 0) + 1
-        return self._app(environ, start_response)
+        started = time.thread_time()
+        try:
+            # moto answers with a complete body list, so the work is done when the app returns.
+            return self._app(environ, start_response)
+        finally:
+            spent = time.thread_time() - started
+            with self._lock:
+                self._counts[operation] = self._counts.get(operation, 0) + 1
+                self._cpu[operation] = self._cpu.get(operation, 0.0) + spent
 
 
 def serve(port: int, clock_fix: bool = True) -> None:

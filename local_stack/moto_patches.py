@@ -296,7 +296,40 @@ def cached_service_dispatch() -> None:
     DomainDispatcherApplication.get_application = get_application  # type: ignore[method-assign]
 
 
+# DynamoDB operations whose answers hold only item attributes (already in DynamoDB's JSON), counts, keys
+# and capacities: their result dict is the wire body as it is.
+_PLAIN_DYNAMODB_ANSWERS = frozenset(
+    {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem", "BatchWriteItem", "TransactWriteItems", "Query"}
+)
+
+
+@once
+def plain_dynamodb_answers() -> None:
+    """Write the answers of DynamoDB's item operations as JSON directly, not through moto's shape serializer.
+
+    moto 5.2 walks every answer through botocore's shape model, looking up each attribute's possible names:
+    measured, 150 ms of the 180 ms of a 100-item BatchGetItem, and 8.5 ms of emulator CPU per email sent.
+    The answers of the operations above are already DynamoDB's wire JSON; the shape walk adds nothing to
+    them (tests/integration/test_moto_patches.py compares both paths).
+    """
+    import json
+
+    from moto.dynamodb.responses import DynamoResult
+
+    original = DynamoResult.execute_result
+
+    def execute_result(self: DynamoResult, context: Any) -> Any:
+        if context.operation_model.name not in _PLAIN_DYNAMODB_ANSWERS or not isinstance(self.result, dict):
+            return original(self, context)
+        body = json.dumps({key: value for key, value in self.result.items() if value is not None})
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign,assignment]
+    DynamoResult.serialize_with_shapes = original  # type: ignore[attr-defined]  # kept for the comparison test
+
+
 ALL_PATCHES: tuple[Callable[[], None], ...] = (
+    plain_dynamodb_answers,
     serialize_receives,
     cheap_retention_check,
     cache_condition_lexing,
