@@ -12,7 +12,7 @@ from moto.dynamodb.responses import DynamoResult
 from moto.sqs.models import SQSBackend
 from moto.sqs.responses import SQSResponse
 
-from local_stack.moto_patches import ALL_PATCHES, apply_clock_fix, plain_dynamodb_answers
+from local_stack.moto_patches import ALL_PATCHES, apply_clock_fix, plain_dynamodb_answers, plain_sqs_receive_answers
 
 PATCHED = (
     (DynamoDBBackend, "put_item"),
@@ -80,3 +80,41 @@ def test_plain_dynamodb_answers_are_what_the_shape_serializer_writes(monkeypatch
     fast = dynamodb_answers()
     monkeypatch.setattr(DynamoResult, "execute_result", DynamoResult.serialize_with_shapes)
     assert fast == dynamodb_answers()
+
+
+def received(attributes: bool) -> list[Any]:
+    """What two ReceiveMessage calls answer for the same messages (made visible again in between)."""
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        extra = {"MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}}} if attributes else {}
+        for n in range(3):
+            sqs.send_message(QueueUrl=url, MessageBody=f'{{"n": {n}}}', MessageGroupId="ws", **extra)
+        answers = []
+        for _ in range(2):
+            answer = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            )
+            for message in answer["Messages"]:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+                # Ids, handles and times differ from run to run; the rest (bodies, digests, which attributes) must not.
+                message.pop("ReceiptHandle")
+                message.pop("MessageId")
+                message["Attributes"] = sorted(message["Attributes"])
+            answer.pop("ResponseMetadata", None)
+            answers.append(answer)
+        return answers
+
+
+@pytest.mark.parametrize("attributes", [False, True])
+def test_plain_sqs_receive_answers_are_what_the_shape_serializer_writes(
+    attributes: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain_sqs_receive_answers()
+    fast = received(attributes)
+    monkeypatch.setattr(SQSResponse, "receive_message", SQSResponse.receive_message_with_shapes)
+    assert fast == received(attributes)
