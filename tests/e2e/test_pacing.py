@@ -32,5 +32,5 @@ def test_a_backlog_drains_at_the_rate_and_never_over_it_in_any_second(stack: Loc
     assert Counter(m["messageId"] for m in messages) == dict.fromkeys(ids, 1)
     stamps = sorted(m["receivedAt"] for m in messages)
     assert busiest_second(stamps) <= 55
-    # And the channel was not held far below its rate while the backlog lasted
-    assert (len(stamps) - 1) / (stamps[-1] - stamps[0]) >= 35
+    # (How close to the rate a drain gets is measured by bench/broadcast.py; here posting sets the pace
+    # as often as the limiter does, so a rate asserted here would measure the callers.)
