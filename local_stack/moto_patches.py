@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 _applied: set[str] = set()
+_lock = threading.RLock()
 
 
 def once(patch: Callable[[], None]) -> Callable[[], None]:
@@ -27,9 +28,6 @@ def once(patch: Callable[[], None]) -> Callable[[], None]:
             _applied.add(patch.__name__)
 
     return apply
-
-
-_lock = threading.RLock()
 
 
 def fast_unix_time(dt: object = None) -> float:

@@ -166,10 +166,10 @@ class ProcessEnvironment:
         self._requests: int | None = requests_write
         self._responses: int | None = responses_read
         self.pid = self.process.pid
-        self.init_ms = self._await_init()
+        self._await_init()
         self.alive = True
 
-    def _await_init(self) -> float:
+    def _await_init(self) -> None:
         answer = self._read(INIT_TIMEOUT_SECONDS, "INIT")
         if "initError" in answer:
             self.close()
@@ -179,7 +179,6 @@ class ProcessEnvironment:
                 error["errorType"],
                 error.get("stackTrace"),
             )
-        return float(answer.get("initMs", 0.0))
 
     def _read(self, timeout: float, what: str) -> dict[str, Any]:
         """The next answer, or EnvironmentLost (and the process killed) if none comes within timeout."""

@@ -100,8 +100,8 @@ class LocalStack:
         return f"http://127.0.0.1:{self.config.sink_port}"
 
     def start(self) -> LocalStack:
-        # Many handler threads share this process's GIL; a shorter switch interval lets a sender that
-        # sleeps until its rate-limit slot wake on time instead of 5 ms+ late behind busy threads.
+        # The gateway's and the pollers' threads share this process's GIL; a shorter switch interval keeps a
+        # waiting poller or request from queueing 5 ms+ behind a busy thread.
         sys.setswitchinterval(0.001)
         freeze_after_full_collections()
         config = self.config

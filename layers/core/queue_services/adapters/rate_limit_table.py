@@ -33,6 +33,20 @@ class DynamoDbSlotClaimer:
     def _key(self, second: int) -> dict[str, Any]:
         return {"pk": {"S": self._pk}, "sk": {"S": str(second)}}
 
+    def _conditional_update(self, second: int, **kwargs: Any) -> dict[str, Any] | None:
+        """UpdateItem on the second's item; the refusal's response if its condition failed, else None."""
+        self.writes += 1
+        _, refusal = call_aws_or_refusal(
+            self._ddb,
+            "update_item",
+            "rate-limit table",
+            "ConditionalCheckFailedException",
+            TableName=self._table,
+            Key=self._key(second),
+            **kwargs,
+        )
+        return refusal
+
     def claim(self, earliest: float, latest: float, max_slots: int | None = None) -> Slot | None:
         plan = self.plan
         per_claim = plan.slots_per_claim if max_slots is None else max(1, min(max_slots, plan.slots_per_claim))
@@ -60,14 +74,8 @@ class DynamoDbSlotClaimer:
             }
             if taken is not None:
                 values[":taken"] = {"N": str(taken)}
-            self.writes += 1
-            _, refusal = call_aws_or_refusal(
-                self._ddb,
-                "update_item",
-                "rate-limit table",
-                "ConditionalCheckFailedException",
-                TableName=self._table,
-                Key=self._key(second),
+            refusal = self._conditional_update(
+                second,
                 UpdateExpression="SET #next = :next, expiresAt = :expires",
                 ConditionExpression=f"({condition}) AND (attribute_not_exists(#cap) OR #cap > :last)",
                 ExpressionAttributeNames={"#next": "next", "#cap": "cap"},
@@ -99,15 +107,9 @@ class DynamoDbSlotClaimer:
         for step, share in enumerate(RECOVERY_STEPS, start=1):
             caps[last_paused + step] = max(1, int(plan.slots_per_second * share))
         for second, cap in caps.items():
-            self.writes += 1
             # Refused when a lower cap is there already: that one stands.
-            call_aws_or_refusal(
-                self._ddb,
-                "update_item",
-                "rate-limit table",
-                "ConditionalCheckFailedException",
-                TableName=self._table,
-                Key=self._key(second),
+            self._conditional_update(
+                second,
                 UpdateExpression="SET #cap = :cap, expiresAt = :expires",
                 ConditionExpression="attribute_not_exists(#cap) OR #cap > :cap",
                 ExpressionAttributeNames={"#cap": "cap"},
