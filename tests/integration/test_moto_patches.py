@@ -12,7 +12,14 @@ from moto.dynamodb.responses import DynamoResult
 from moto.sqs.models import SQSBackend
 from moto.sqs.responses import SQSResponse
 
-from local_stack.moto_patches import ALL_PATCHES, apply_clock_fix, plain_dynamodb_answers, plain_sqs_receive_answers
+from local_stack.moto_patches import (
+    ALL_PATCHES,
+    apply_clock_fix,
+    plain_dynamodb_answers,
+    plain_sqs_receive_answers,
+    quick_sqs_scans,
+    simple_set_updates,
+)
 
 PATCHED = (
     (DynamoDBBackend, "put_item"),
@@ -118,3 +125,125 @@ def test_plain_sqs_receive_answers_are_what_the_shape_serializer_writes(
     fast = received(attributes)
     monkeypatch.setattr(SQSResponse, "receive_message", SQSResponse.receive_message_with_shapes)
     assert fast == received(attributes)
+
+
+def updates_answers() -> list[Any]:
+    """Answers and final items of a sequence of UpdateItem calls, simple SETs and others, some refused."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="T",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        key = {"pk": {"S": "RATE#sms"}, "sk": {"S": "100"}}
+        claim = {
+            "UpdateExpression": "SET #next = :next, expiresAt = :expires",
+            "ConditionExpression": (
+                "(attribute_not_exists(#next) OR #next = :taken) AND (attribute_not_exists(#cap) OR #cap > :last)"
+            ),
+            "ExpressionAttributeNames": {"#next": "next", "#cap": "cap"},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+        def values(next_slot: int, taken: int) -> dict[str, Any]:
+            return {
+                ":next": {"N": str(next_slot)},
+                ":last": {"N": str(next_slot - 1)},
+                ":expires": {"N": "9"},
+                ":taken": {"N": str(taken)},
+            }
+
+        answers: list[Any] = []
+        calls = [
+            dict(claim, ExpressionAttributeValues=values(5, 0), ReturnValues="ALL_NEW"),  # creates the item
+            dict(claim, ExpressionAttributeValues=values(10, 0)),  # refused: next is 5 now
+            dict(claim, ExpressionAttributeValues=values(10, 5), ReturnValues="UPDATED_OLD"),
+            {
+                "UpdateExpression": "SET #cap = :cap",
+                "ExpressionAttributeNames": {"#cap": "cap"},
+                "ExpressionAttributeValues": {":cap": {"N": "3"}},
+            },
+            dict(claim, ExpressionAttributeValues=values(15, 10)),  # refused by the cap
+            {
+                "UpdateExpression": "ADD hits :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                "ReturnValues": "ALL_NEW",
+            },
+            {
+                "UpdateExpression": "SET m = :m, l = :l",
+                "ExpressionAttributeValues": {":m": {"M": {"a": {"S": "b"}}}, ":l": {"L": [{"N": "1"}]}},
+                "ReturnValues": "UPDATED_NEW",
+            },
+            {"UpdateExpression": "SET pk = :v", "ExpressionAttributeValues": {":v": {"S": "other"}}},  # a key: refused
+            {"UpdateExpression": "SET a = :missing", "ExpressionAttributeValues": {":v": {"S": "x"}}},  # unknown value
+        ]
+        for call in calls:
+            try:
+                answer = client.update_item(TableName="T", Key=key, **call)
+                answer.pop("ResponseMetadata", None)
+            except client.exceptions.ClientError as error:
+                answer = {"error": error.response["Error"]["Code"], "item": error.response.get("Item")}
+            answers.append(answer)
+        answers.append(client.get_item(TableName="T", Key=key)["Item"])
+        return answers
+
+
+def test_simple_set_updates_do_what_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    simple_set_updates()
+    fast = updates_answers()
+    monkeypatch.setattr(DynamoDBBackend, "update_item", DynamoDBBackend.update_item_through_moto)
+    assert fast == updates_answers()
+    assert fast[1]["error"] == "ConditionalCheckFailedException"
+    assert fast[1]["item"]["next"] == {"N": "5"}
+
+
+def queue_traffic() -> list[Any]:
+    """Receives and deletes on one queue, including a stale receipt handle and a second delete."""
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        for n in range(30):
+            sqs.send_message(QueueUrl=url, MessageBody=str(n), DelaySeconds=900 if n % 10 == 0 else 0)
+        seen: list[Any] = []
+        first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+        stale = first[0]["ReceiptHandle"]
+        again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)["Messages"]
+        seen.append(sorted(m["Body"] for m in again))
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(again[:5])]
+        answer = sqs.delete_message_batch(QueueUrl=url, Entries=[*entries, {"Id": "stale", "ReceiptHandle": stale}])
+        seen.append((sorted(e["Id"] for e in answer.get("Successful", [])), answer.get("Failed", [])))
+        answer = sqs.delete_message_batch(QueueUrl=url, Entries=entries)  # deleting twice is fine
+        seen.append(sorted(e["Id"] for e in answer.get("Successful", [])))
+        answer = sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "bad", "ReceiptHandle": "not-a-handle"}])
+        seen.append([(e["Id"], e["Code"]) for e in answer.get("Failed", [])])
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        seen.append(
+            {
+                name: attributes[name]
+                for name in (
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                )
+            }
+        )
+        rest = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        seen.append(sorted(m["Body"] for m in rest))
+        return seen
+
+
+def test_quick_sqs_scans_answer_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    import moto.sqs.models as sqs_models
+
+    moto_messages, moto_delete = sqs_models.Queue.messages, sqs_models.Queue.delete_message
+    quick_sqs_scans()
+    fast = queue_traffic()
+    monkeypatch.setattr(sqs_models.Queue, "messages", moto_messages)
+    monkeypatch.setattr(sqs_models.Queue, "delete_message", moto_delete)
+    assert fast == queue_traffic()
+    assert fast[1][0] == ["0", "1", "2", "3", "4", "stale"]
