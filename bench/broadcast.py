@@ -1,10 +1,13 @@
 """Broadcast benchmark: post N messages through the local API, release them at one instant, measure the drain.
 
-Usage: python bench/broadcast.py --channel sms [--count 2000] [--record]
+Usage: python bench/broadcast.py --channel sms [--count 2000] [--strict | --rate429 0.02] [--record]
 
 It talks to a running local stack (make run) at QS_API_PORT / QS_SINK_PORT, or starts one itself if none
 answers. It clears the provider sink and resets the metrics first. Every message gets the same sendAt, so
 all of them become visible in SQS together and the figures measure queue draining, not posting.
+--strict makes the sink enforce the channel's rate as a provider does (`maxPerSecond` = the rate: a call
+that would make more than that many accepted in the last second gets a 429 with Retry-After: 1);
+--rate429 P answers a share P of the calls with a 429 (Retry-After: 1) at random.
 """
 
 from __future__ import annotations
@@ -90,8 +93,32 @@ def start_stack(api: str) -> subprocess.Popen[bytes]:
     return process
 
 
-def run(channel: str, count: int, api: str, sink: str, aws: str, lead: float, threads: int) -> dict[str, Any]:
+NO_FAULTS: dict[str, Any] = {"rate429": 0, "rate5xx": 0, "latencyMs": 0, "maxPerSecond": None, "retryAfterSeconds": 1}
+
+
+def faults_for(channel: str, strict: bool, rate429: float) -> dict[str, Any]:
+    faults = dict(NO_FAULTS)
+    if strict:
+        faults["maxPerSecond"] = CONFIGURED_RATE[channel]
+    if rate429:
+        faults["rate429"] = rate429
+    return faults
+
+
+def describe_faults(faults: dict[str, Any]) -> str:
+    parts = []
+    if faults["maxPerSecond"]:
+        parts.append(f"strict {faults['maxPerSecond']:g}/s")
+    if faults["rate429"]:
+        parts.append(f"{100 * faults['rate429']:g} % random 429s")
+    return ", ".join(parts) or "none"
+
+
+def run(
+    channel: str, count: int, api: str, sink: str, aws: str, lead: float, threads: int, faults: dict[str, Any]
+) -> dict[str, Any]:
     requests.delete(f"{sink}/_sink/messages", timeout=10).raise_for_status()
+    requests.put(f"{sink}/_sink/faults", json=faults, timeout=10).raise_for_status()
     admin = {"x-api-key": API_KEY}
     requests.post(f"{api}/api/metrics/reset", json={"type": "all"}, headers=admin, timeout=10).raise_for_status()
     send_at = datetime.now(UTC) + timedelta(seconds=lead)
@@ -131,6 +158,8 @@ def run(channel: str, count: int, api: str, sink: str, aws: str, lead: float, th
     time.sleep(3)  # late duplicates would land now
     answer = requests.get(f"{sink}/_sink/messages", params={"channel": channel}, timeout=30).json()
     received = [m for m in answer["messages"] if m["messageId"] in ids]
+    calls = requests.get(f"{sink}/_sink/requests", params={"channel": channel}, timeout=30).json()["requests"]
+    requests.put(f"{sink}/_sink/faults", json=NO_FAULTS, timeout=10).raise_for_status()
     calls_after = requests.get(f"{aws}/_emulator/calls", timeout=10).json()
     cpu_after = requests.get(f"{aws}/_emulator/cpu", timeout=10).json()
     drain_cpu = {op: s - cpu_before.get(op, 0.0) for op, s in cpu_after.items()}
@@ -151,6 +180,9 @@ def run(channel: str, count: int, api: str, sink: str, aws: str, lead: float, th
         "rate": rate,
         "configured_rate": CONFIGURED_RATE[channel],
         "max_in_1s": max_in_window(stamps),
+        "max_in_100ms": max_in_window(stamps, 0.1),
+        "answers_429": sum(1 for call in calls if call["messageId"] in ids and call["status"] == 429),
+        "faults": describe_faults(faults),
         "duplicates": sum(n - 1 for n in per_id.values() if n > 1),
         "missing": len(ids - set(per_id)),
         "calls_per_message": {op: n / count for op, n in sorted(drain_calls.items())},
@@ -164,13 +196,15 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"channel                {result['channel']} x {result['count']}",
+            f"provider faults        {result['faults']}",
             f"accept (all posts)     {result['accept_seconds']:.1f} s  "
             f"(per request p50 {result['accept_p50_ms']:.0f} ms, p99 {result['accept_p99_ms']:.0f} ms)",
             f"first delivery         {result['first_after_send_at']:+.2f} s after sendAt",
             f"drain (first → last)   {result['drain_seconds']:.1f} s",
             f"achieved rate          {result['rate']:.1f}/s = {100 * result['rate'] / result['configured_rate']:.0f} %"
             f" of the configured {result['configured_rate']:.0f}/s",
-            f"max in any 1 s window  {result['max_in_1s']}",
+            f"max in any 1 s window  {result['max_in_1s']}  (in any 100 ms: {result['max_in_100ms']})",
+            f"429 answers            {result['answers_429']}",
             f"duplicates             {result['duplicates']}",
             f"missing                {result['missing']}",
             "AWS calls per message while draining (at the emulator):",
@@ -187,10 +221,11 @@ def report(result: dict[str, Any]) -> str:
 def record(result: dict[str, Any]) -> None:
     line = (
         f"| {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} | {os.cpu_count()} | {platform.python_version()} "
-        f"| {result['channel']} | {result['count']} | {result['accept_seconds']:.1f} s "
+        f"| {result['channel']} | {result['count']} | {result['faults']} | {result['accept_seconds']:.1f} s "
         f"| {result['drain_seconds']:.1f} s | {result['rate']:.1f}/s "
         f"({100 * result['rate'] / result['configured_rate']:.0f} % of {result['configured_rate']:.0f}) "
-        f"| {result['max_in_1s']} | {result['duplicates']} | {result['missing']} "
+        f"| {result['max_in_1s']} | {result['max_in_100ms']} | {result['answers_429']} "
+        f"| {result['duplicates']} | {result['missing']} "
         f"| {sum(result['calls_per_message'].values()):.2f} | {result['memory_mb']:.0f} MB ({result['processes']}) |\n"
     )
     with RESULTS.open("a") as handle:
@@ -206,12 +241,16 @@ def main() -> int:
     parser.add_argument("--aws", default=f"http://127.0.0.1:{os.environ.get('QS_AWS_PORT', '4566')}")
     parser.add_argument("--lead", type=float, help="seconds from now to the common sendAt (default: count / 60 + 5)")
     parser.add_argument("--threads", type=int, default=8, help="concurrent posting requests")
+    faults = parser.add_mutually_exclusive_group()
+    faults.add_argument("--strict", action="store_true", help="the sink enforces the channel's rate (maxPerSecond)")
+    faults.add_argument("--rate429", type=float, default=0.0, help="share of calls the sink answers 429 at random")
     parser.add_argument("--record", action="store_true", help=f"append the result to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args()
     lead = args.lead if args.lead is not None else args.count / 60 + 5
     process = None if stack_is_up(args.api) else start_stack(args.api)
     try:
-        result = run(args.channel, args.count, args.api, args.sink, args.aws, lead, args.threads)
+        chosen = faults_for(args.channel, args.strict, args.rate429)
+        result = run(args.channel, args.count, args.api, args.sink, args.aws, lead, args.threads, chosen)
     finally:
         if process is not None:
             process.send_signal(signal.SIGINT)

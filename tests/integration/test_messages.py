@@ -114,6 +114,20 @@ def test_status_moves_to_sent_with_attempts_and_provider_id(stack: Stack) -> Non
     assert "payload" not in record
 
 
+@pytest.mark.parametrize(
+    ("text", "segments", "encoding"),
+    [("Your code is 123456", 1, "GSM-7"), ("a" * 300, 2, "GSM-7"), ("Ça coûte 5 € " * 6, 2, "UCS-2")],
+)
+def test_an_sms_records_its_segments_and_encoding(stack: Stack, text: str, segments: int, encoding: str) -> None:
+    answer = schedule(stack, message=text)
+    record = call(stack, "GET", answer["messageId"])[1]
+    assert (record["segments"], record["encoding"]) == (segments, encoding)
+    # Still there once it is sent (the worker rewrites the record)
+    stack.sms_worker.invoke(stack.receive_event("SmsQueue", 1))
+    record = call(stack, "GET", answer["messageId"])[1]
+    assert (record["status"], record["segments"], record["encoding"]) == ("sent", segments, encoding)
+
+
 def test_permanent_failures_are_recorded_with_their_reason(stack: Stack) -> None:
     answer = schedule(stack, phoneNumber="+15550001234")
     stack.sink.state.faults = stack.sink.state.faults.model_copy(update={"reject": ["+15550001234"]})

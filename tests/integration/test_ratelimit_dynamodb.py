@@ -35,25 +35,39 @@ def dynamodb() -> Iterator[Any]:
 
 
 def test_claims_are_consecutive_slots_from_now(dynamodb: Any) -> None:
-    claimer = DynamoDbSlotClaimer(dynamodb, "rate", "sms", PLAN)  # 25 slots of 2 calls a second, 2 per claim
+    claimer = DynamoDbSlotClaimer(dynamodb, "rate", "sms", PLAN)  # 49 slots a second, 5 per claim
     now = 2_000_000_000.25
     slots = [claimer.claim(now, now + 10) for _ in range(15)]
-    offsets = [round(s.start - now, 3) for s in slots if s]
-    # 0.24 is the slot holding `now`; each claim covers two 40 ms slots; the second's 25th slot stands alone.
-    assert offsets == [round(-0.01 + 0.08 * i, 3) for i in range(9)] + [0.71, 0.75, 0.83, 0.91, 0.99, 1.07]
-    assert [s.tokens for s in slots if s] == [4] * 9 + [2, 4, 4, 4, 4, 4]
+    assert all(slots)
+    # Slot 12 holds `now` (12/49 s = 0.245); claims of 5 run to the second's 49th slot, which ends the
+    # eighth claim early (slots 47 and 48), then the next second starts at its slot 0.
+    first_second = [second_start + index / 49 for second_start, index in [(2_000_000_000, i) for i in range(12, 49, 5)]]
+    next_second = [2_000_000_001 + index / 49 for index in range(0, 35, 5)]
+    assert [s.start for s in slots if s] == pytest.approx(first_second + next_second, abs=1e-6)
+    assert [s.tokens for s in slots if s] == [5] * 7 + [2] + [5] * 7
     assert claimer.writes == 15
+
+
+def test_a_claim_takes_as_many_slots_as_asked_within_its_second(dynamodb: Any) -> None:
+    claimer = DynamoDbSlotClaimer(dynamodb, "rate", "sms", PLAN)
+    now = 2_000_000_000.0
+    wide = claimer.claim(now, now + 10, max_slots=12)
+    assert wide is not None
+    assert wide.tokens == 12
+    end_of_second = claimer.claim(now + 46 / 49, now + 10, max_slots=12)
+    assert end_of_second is not None
+    assert end_of_second.tokens == 3  # slots 46, 47, 48: the second has no more
 
 
 def test_no_slot_after_latest(dynamodb: Any) -> None:
     claimer = DynamoDbSlotClaimer(dynamodb, "rate", "sms", PLAN)
     now = 2_000_000_000.0
-    first, second = claimer.claim(now, now + 0.1), claimer.claim(now, now + 0.1)
+    first, second = claimer.claim(now, now + 0.15), claimer.claim(now, now + 0.15)
     assert first is not None
     assert second is not None
-    assert (first.start - now, first.end - now) == pytest.approx((0, 0.08), abs=1e-6)
-    assert (second.start - now, second.end - now) == pytest.approx((0.08, 0.16), abs=1e-6)
-    assert claimer.claim(now, now + 0.1) is None
+    assert (first.start - now, first.end - now) == pytest.approx((0, 5 / 49), abs=1e-6)
+    assert (second.start - now, second.end - now) == pytest.approx((5 / 49, 10 / 49), abs=1e-6)
+    assert claimer.claim(now, now + 0.15) is None
 
 
 def test_concurrent_claimers_never_share_a_slot(dynamodb: Any) -> None:

@@ -14,7 +14,7 @@ from local_stack.lambda_context import LocalLambdaContext
 from queue_services.channels import Channel
 from tests.support.events import api_event, load_event, sqs_event_from_messages
 from tests.support.integration_stack import Stack, failed_ids, metrics, post_sms
-from tests.support.seeds import SEED_EMAIL
+from tests.support.seeds import SEED_EMAIL, SEED_SMS
 
 
 def sqs_ids_by_message_id(event: dict[str, Any]) -> dict[str, str]:
@@ -220,7 +220,7 @@ def test_concurrent_invocations_share_one_channel_rate(stack: Stack, monkeypatch
         results = list(pool.map(invoke, [worker for worker, _ in environments], events))
     assert results == [{"batchItemFailures": []}] * 2
     # Then together they keep to 50/s, not twice that, and are not much slower either. (This sink shares the
-    # test's process and GIL, so its arrival times jitter by tens of ms: the exact bound of 55 in any second
+    # test's process and GIL, so its arrival times jitter by tens of ms: the exact bound of 50 in any second
     # is asserted where the sink is a process of its own, tests/e2e/test_pacing.py.)
     stamps = sorted(m["receivedAt"] for m in stack.sink_messages())
     assert len(stamps) == 120
@@ -280,3 +280,28 @@ def test_metrics_shape_when_empty(stack: Stack) -> None:
     for channel in ("sms", "email"):
         assert answer[channel] == {"total": 0, "success": 0, "failed": 0, "rateLimited": 0, "workspaces": {}}
     assert answer["timestamp"].endswith("Z")
+
+
+@pytest.mark.parametrize(("unit", "slots_spanned"), [("messages", 2), ("segments", 5)])
+def test_sms_counted_in_segments_wait_for_one_slot_per_segment(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, unit: str, slots_spanned: int
+) -> None:
+    # Given 10 SMS/s (9 slots a second, 111 ms apart) counted in the given unit
+    monkeypatch.setenv("SMS_RATE_PER_SECOND", "10")
+    monkeypatch.setenv("SMS_RATE_UNIT", unit)
+    from queue_services import composition, worker_composition
+
+    composition.reset()
+    worker_composition.slot_claimer.cache_clear()
+    worker = worker_composition.channel_worker.__wrapped__(Channel.SMS)
+    # And texts of 1, 2 and 3 segments (160 GSM-7 characters fit in one; then 153 a part)
+    for index, length in enumerate([20, 300, 400]):
+        body = {**SEED_SMS, "phoneNumber": f"+1555000{index:04d}", "message": "a" * length}
+        assert stack.api.invoke(api_event("api_schedule_sms", body))["statusCode"] == 202
+    # When one batch sends them
+    worker.process(stack.receive_event("SmsQueue", 3), LocalLambdaContext("SmsWorkerFunction", 512, 60))
+    # Then in messages they take 3 consecutive slots, in segments 6: the last call goes 2 or 5 slots after
+    # the first (each call waits for its last slot)
+    stamps = sorted(m["receivedAt"] for m in stack.sink_messages("sms"))
+    assert len(stamps) == 3
+    assert stamps[-1] - stamps[0] == pytest.approx(slots_spanned / 9, abs=0.06)

@@ -6,25 +6,43 @@ from datetime import UTC, datetime
 from typing import Any
 
 from queue_services.adapters.ledger import MessageRecord
-from queue_services.models import QueuedSms
+from queue_services.models import QueuedEmail, QueuedSms
 from queue_services.statuses import MessageStatus
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
 
-def queued_sms(index: int, workspace: str = "ws", **changes: Any) -> QueuedSms:
-    """The queued SMS m<index> of workspace, due now."""
-    fields: dict[str, Any] = {
+def _common(index: int, workspace: str) -> dict[str, Any]:
+    return {
         "message_id": f"m{index}",
         "workspace_id": workspace,
         "contact_id": f"c{index}",
         "created_at": NOW,
         "send_at": NOW,
+    }
+
+
+def queued_sms(index: int, workspace: str = "ws", **changes: Any) -> QueuedSms:
+    """The queued SMS m<index> of workspace, due now."""
+    fields: dict[str, Any] = {
+        **_common(index, workspace),
         "to": f"+1555000{index:04d}",
         "message": "hi",
         **changes,
     }
     return QueuedSms(**fields)
+
+
+def queued_email(index: int, workspace: str = "ws", **changes: Any) -> QueuedEmail:
+    """The queued email m<index> of workspace, due now."""
+    fields: dict[str, Any] = {
+        **_common(index, workspace),
+        "to": f"user{index}@example.com",
+        "subject": "Hello",
+        "html": "<p>hi</p>",
+        **changes,
+    }
+    return QueuedEmail(**fields)
 
 
 def ledger_record(message: QueuedSms, status: MessageStatus = MessageStatus.SENDING, **changes: Any) -> MessageRecord:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -81,6 +82,16 @@ class LocalStackProcess:
         return self.log_path.read_text()
 
 
+def busiest_window(stamps: list[float], window: float = 1.0) -> int:
+    """The most of the (sorted) stamps in any sliding window of that length: what a provider's limit sees."""
+    best = start = 0
+    for end, stamp in enumerate(stamps):
+        while stamp - stamps[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -92,17 +103,18 @@ def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0
         time.sleep(interval)
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackProcess]:
+@contextlib.contextmanager
+def running_stack(log_dir: Path, *params: str) -> Iterator[LocalStackProcess]:
+    """`python -m local_stack --param ...` on free ports, until the block ends."""
     ports = {"QS_API_PORT": free_port(), "QS_AWS_PORT": free_port(), "QS_SINK_PORT": free_port()}
-    log_path = tmp_path_factory.mktemp("local_stack") / "stack.log"
+    log_path = log_dir / "stack.log"
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}}
     for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         env.pop(name, None)
+    arguments = [argument for param in params for argument in ("--param", param)]
     with log_path.open("w") as log_file:
         process = subprocess.Popen(  # noqa: S603
-            # Anything due more than 5 s ahead goes through the Scheduler path, so schedules fire within a test.
-            [sys.executable, "-m", "local_stack", "--param", f"MaxSqsDelaySeconds={SCHEDULER_THRESHOLD_SECONDS}"],
+            [sys.executable, "-m", "local_stack", *arguments],
             cwd=ROOT,
             env=env,
             stdout=log_file,
@@ -135,6 +147,15 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackProcess]:
+    # Anything due more than 5 s ahead goes through the Scheduler path, so schedules fire within a test.
+    with running_stack(
+        tmp_path_factory.mktemp("local_stack"), f"MaxSqsDelaySeconds={SCHEDULER_THRESHOLD_SECONDS}"
+    ) as stack:
+        yield stack
 
 
 def no_batch_in_flight(stack: LocalStackProcess) -> bool:

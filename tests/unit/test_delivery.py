@@ -30,13 +30,16 @@ def sms(index: int, workspace: str) -> QueuedSms:
 
 class Unlimited:
     def __init__(self, demand: int | None = None) -> None:
-        self.pauses: list[float] = []
+        self.demand = demand
+        self.pauses: list[float | None] = []
+        self.tokens: list[int] = []
 
-    def acquire(self, deadline: float) -> bool:
+    def acquire(self, deadline: float, tokens: int = 1) -> bool:
+        self.tokens.append(tokens)
         return True
 
-    def slow_down(self, pause_seconds: float) -> None:
-        self.pauses.append(pause_seconds)
+    def slow_down(self, retry_after: float | None) -> None:
+        self.pauses.append(retry_after)
 
 
 class Budget:
@@ -46,18 +49,18 @@ class Budget:
         self.left = calls
         self.lock = threading.Lock()
 
-    def acquire(self, deadline: float) -> bool:
+    def acquire(self, deadline: float, tokens: int = 1) -> bool:
         with self.lock:
             self.left -= 1
             return self.left >= 0
 
-    def slow_down(self, pause_seconds: float) -> None:
+    def slow_down(self, retry_after: float | None) -> None:
         pass
 
 
 def sender(send: Callable[[QueuedMessage], ProviderReceipt], limiter: Any = None, workers: int = 4) -> BatchSender:
     chosen = limiter if limiter is not None else Unlimited()
-    return BatchSender(make_send_once(send, 1.0), lambda demand: chosen, max_workers=workers)
+    return BatchSender(make_send_once(send), lambda demand: chosen, max_workers=workers)
 
 
 def test_group_by_workspace_keeps_arrival_order() -> None:
@@ -231,7 +234,7 @@ def test_a_message_that_expires_while_waiting_for_its_slot_is_not_sent() -> None
         return ProviderReceipt()
 
     class SlowLimiter(Unlimited):
-        def acquire(self, deadline: float) -> bool:
+        def acquire(self, deadline: float, tokens: int = 1) -> bool:
             time.sleep(0.3)  # the channel was slowed down by a 429
             return True
 
@@ -240,3 +243,24 @@ def test_a_message_that_expires_while_waiting_for_its_slot_is_not_sent() -> None
     outcomes = sender(send, SlowLimiter()).send_all([message], time.monotonic() + 5)
     assert (outcomes[0].kind, outcomes[0].reason) == (OutcomeKind.PERMANENT, EXPIRED)
     assert calls == []
+
+
+def test_each_message_acquires_its_own_tokens_and_the_batch_asks_for_their_sum() -> None:
+    # Given a sender that counts a message's tokens as its index + 1 (as segments would)
+    made: list[Unlimited] = []
+
+    def new_limiter(demand: int) -> Unlimited:
+        made.append(Unlimited(demand))
+        return made[-1]
+
+    batch_sender = BatchSender(
+        make_send_once(lambda message: ProviderReceipt()),
+        new_limiter,
+        max_workers=1,
+        tokens_for=lambda message: int(message.message_id[1:]) + 1,
+    )
+    # When a batch of three is sent
+    batch_sender.send_all([sms(0, "a"), sms(1, "a"), sms(2, "a")], time.monotonic() + 10)
+    # Then the batch's limiter was sized for 1 + 2 + 3 tokens and each call took its own
+    assert made[0].demand == 6
+    assert sorted(made[0].tokens) == [1, 2, 3]

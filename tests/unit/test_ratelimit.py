@@ -1,24 +1,69 @@
-"""SlotPlan and the per-invocation SharedRateLimiter (the DynamoDB claimer has its own integration test)."""
+"""The limiter's rules: SlotPlan, the per-invocation SharedRateLimiter and the 429 pushback (no network).
+
+The DynamoDB claimer has its own integration test.
+"""
 
 from __future__ import annotations
 
+import random
 import time
+from collections import deque
 
 import pytest
 
-from queue_services.ratelimit import SharedRateLimiter, Slot, SlotPlan
+from queue_services.ratelimit import (
+    LIGHT_MAX_RETRY_AFTER,
+    Pause,
+    ProviderPushback,
+    SharedRateLimiter,
+    Skip,
+    Slot,
+    SlotPlan,
+    pushback_for,
+)
 
 
 @pytest.mark.parametrize(
-    ("rate", "tokens", "slots", "per_claim"),
-    [(50, 2, 25, 2), (100, 5, 20, 2), (15, 1, 15, 2), (7, 1, 7, 1), (1, 1, 1, 1), (1000, 50, 20, 2)],
+    ("rate", "slots", "per_claim", "skip"),
+    [(50, 49, 5, 2), (100, 98, 10, 5), (20, 19, 2, 1), (7, 6, 1, 1), (1000, 980, 98, 49)],
 )
-def test_slot_plan_splits_the_rate(rate: float, tokens: int, slots: int, per_claim: int) -> None:
+def test_slot_plan_leaves_a_margin_below_the_rate(rate: float, slots: int, per_claim: int, skip: int) -> None:
     plan = SlotPlan.for_rate(rate)
-    assert (plan.tokens_per_slot, plan.slots_per_second, plan.slots_per_claim) == (tokens, slots, per_claim)
-    assert plan.tokens_per_slot * plan.slots_per_second <= rate
-    # A sliding second meets at most slots + 1 slots: 5 % over the rate at most, half the provider's 10 %.
-    assert plan.tokens_per_slot * (plan.slots_per_second + 1) <= rate * 1.05 + 1
+    assert (plan.slots_per_second, plan.slots_per_claim, plan.skip_slots) == (slots, per_claim, skip)
+    # At least 2 % of a second is left over at the provider's rate, half of it for a call's lateness.
+    assert plan.margin_seconds >= 0.02
+    assert plan.lateness_seconds == pytest.approx(plan.margin_seconds / 2)
+
+
+def most_in_a_second(times: list[float]) -> int:
+    ordered = sorted(times)
+    window: deque[float] = deque()
+    most = 0
+    for moment in ordered:
+        window.append(moment)
+        while window[0] <= moment - 1.0:
+            window.popleft()
+        most = max(most, len(window))
+    return most
+
+
+@pytest.mark.parametrize("rate", [20, 50, 100, 500])
+def test_calls_late_by_up_to_the_margin_never_put_more_than_the_rate_in_a_sliding_second(rate: int) -> None:
+    # Given every slot of five seconds used, each call arriving up to the plan's whole margin late
+    # (its own lateness plus the network's), at random and in the worst pattern (the first call of a
+    # window as late as allowed, every later one on time)
+    plan = SlotPlan.for_rate(rate)
+    slots = [n * plan.slot_seconds for n in range(5 * plan.slots_per_second)]
+    worst = plan.margin_seconds * 0.999
+    generator = random.Random(rate)
+    patterns = [[generator.uniform(0, worst) for _ in slots] for _ in range(20)]
+    patterns += [[worst if n % plan.slots_per_second == 0 else 0.0 for n in range(len(slots))]]
+    # Then no sliding second at the provider holds more than the rate
+    for delays in patterns:
+        assert most_in_a_second([at + delay for at, delay in zip(slots, delays, strict=True)]) <= rate
+    # And without the margin (slots at the full rate) the worst pattern goes over it
+    full = [n / rate for n in range(5 * rate)]
+    assert most_in_a_second([at + (0.01 if n % rate == 0 else 0.0) for n, at in enumerate(full)]) > rate
 
 
 class FakeClock:
@@ -30,7 +75,7 @@ class FakeClock:
         return self.now
 
     def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
+        self.slept.append(round(seconds, 4))
         self.now += seconds
 
 
@@ -41,7 +86,7 @@ class SequentialClaimer:
         self.plan = plan
         self.clock = clock
         self.next_start = clock.now
-        self.claims = 0
+        self.claims: list[Slot] = []
         self.slots_asked: list[int | None] = []
         self.pauses: list[float] = []
 
@@ -49,11 +94,11 @@ class SequentialClaimer:
         start = max(earliest, self.next_start)
         if start > latest:
             return None
-        self.claims += 1
         self.slots_asked.append(max_slots)
-        slots = min(max_slots or self.plan.slots_per_claim, self.plan.slots_per_claim)
+        slots = max_slots or self.plan.slots_per_claim
         self.next_start = start + slots * self.plan.slot_seconds
-        return Slot(start, self.next_start, slots * self.plan.tokens_per_slot)
+        self.claims.append(Slot(start, self.next_start, slots))
+        return self.claims[-1]
 
     def slow_down(self, now: float, pause_seconds: float) -> None:
         self.pauses.append(pause_seconds)
@@ -63,80 +108,144 @@ def far() -> float:
     return time.monotonic() + 3600
 
 
-def test_tokens_are_spread_across_their_slot_then_the_next_slot_is_claimed() -> None:
+def limiter_for(
+    rate: float, demand: int | None = None, oversleep: float = 0.0
+) -> tuple[SharedRateLimiter, SequentialClaimer, FakeClock]:
     clock = FakeClock()
-    claimer = SequentialClaimer(SlotPlan(tokens_per_slot=2, slots_per_second=10), clock)
-    assert claimer.plan.slots_per_claim == 1
-    limiter = SharedRateLimiter(claimer, clock=clock, sleep=clock.sleep)
-    assert all(limiter.acquire(far()) for _ in range(5))
-    assert claimer.claims == 3
-    # Two tokens per 100 ms slot: one at the slot's start, one half-way; calls every 50 ms.
-    assert clock.slept == [0.05, 0.05, 0.05, 0.05]
+    claimer = SequentialClaimer(SlotPlan.for_rate(rate), clock)
+    limiter = SharedRateLimiter(
+        claimer, demand=demand, clock=clock, sleep=lambda seconds: clock.sleep(seconds + oversleep)
+    )
+    return limiter, claimer, clock
 
 
-def test_what_is_left_of_a_slot_when_it_ends_is_dropped() -> None:
-    clock = FakeClock()
-    claimer = SequentialClaimer(SlotPlan(tokens_per_slot=5, slots_per_second=10), clock)
-    limiter = SharedRateLimiter(claimer, clock=clock, sleep=clock.sleep)
+def test_one_call_per_slot_evenly_spaced_then_the_next_claim() -> None:
+    # Given 10/s: 9 slots a second, a claim of one slot at a time
+    limiter, claimer, clock = limiter_for(10)
+    assert all(limiter.acquire(far()) for _ in range(4))
+    assert len(claimer.claims) == 4
+    assert clock.slept == [round(1 / 9, 4)] * 3
+
+
+def test_what_is_left_of_a_claim_when_it_ends_is_dropped() -> None:
+    limiter, claimer, clock = limiter_for(50)  # 5 slots per claim, 20.4 ms apart
     limiter.acquire(far())
-    clock.now += 0.5  # the slot ended with four tokens unused
+    clock.now += 0.5  # the claim ended with four slots unused
     limiter.acquire(far())
-    assert claimer.claims == 2
+    assert len(claimer.claims) == 2
 
 
 def test_no_slot_before_the_deadline_means_no() -> None:
-    clock = FakeClock()
-    claimer = SequentialClaimer(SlotPlan(tokens_per_slot=1, slots_per_second=1), clock)
-    limiter = SharedRateLimiter(claimer, clock=clock, sleep=clock.sleep)
+    limiter, _, _ = limiter_for(1)
     assert limiter.acquire(time.monotonic() + 0.5)
     assert not limiter.acquire(time.monotonic() + 0.5)
 
 
-def test_slow_down_reaches_the_shared_claimer() -> None:
+def test_claims_shrink_to_what_the_batch_still_needs() -> None:
+    # Given a batch of 13 calls at 50/s (5 slots per claim)
+    limiter, claimer, _ = limiter_for(50, demand=13)
+    # When every call acquires its slot
+    assert all(limiter.acquire(far()) for _ in range(13))
+    # Then the last claim takes only the 3 slots the batch still needs
+    assert claimer.slots_asked == [5, 5, 3]
+
+
+@pytest.mark.parametrize(("late_seconds", "claims"), [(0.009, 1), (0.012, 2)])
+def test_a_call_later_than_half_the_margin_is_not_made_in_its_slot(late_seconds: float, claims: int) -> None:
+    # Given 50/s (5 slots per claim, lateness 10.2 ms) and a thread that oversleeps once by late_seconds
     clock = FakeClock()
     claimer = SequentialClaimer(SlotPlan.for_rate(50), clock)
-    SharedRateLimiter(claimer, clock=clock, sleep=clock.sleep).slow_down(2.0)
-    assert claimer.pauses == [2.0]
+    late = [late_seconds]
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds + (late.pop() if late else 0.0))
+
+    limiter = SharedRateLimiter(claimer, clock=clock, sleep=sleep)
+    # When five calls acquire one after the other
+    assert all(limiter.acquire(far()) for _ in range(5))
+    # Then up to 10.2 ms late a slot is used and one claim serves all five; later, the late call's slot
+    # is dropped (it takes the next one) and the fifth call needs a second claim
+    assert len(claimer.claims) == claims
 
 
-def test_claims_shrink_to_what_the_batch_still_needs() -> None:
-    # Given a batch of 13 calls on a plan of 5 tokens per slot and 2 slots per claim
-    clock = FakeClock()
-    plan = SlotPlan(tokens_per_slot=5, slots_per_second=20)
-    claimer = SequentialClaimer(plan, clock)
-    limiter = SharedRateLimiter(claimer, demand=13, clock=clock, sleep=clock.sleep)
-    # When every call acquires its token
-    assert all(limiter.acquire(far()) for _ in range(13))
-    # Then the first claim takes two slots (10 tokens) and the last only the one slot the 3 calls left need,
-    # so at most 2 tokens go unused instead of 7
-    assert claimer.slots_asked == [3, 1]
-
-
-def test_a_dropped_late_token_is_still_owed_to_its_call() -> None:
-    # Given a batch of 3 calls, one token per slot, and threads that wake long after their slot ended
-    clock = FakeClock()
-    claimer = SequentialClaimer(SlotPlan(tokens_per_slot=1, slots_per_second=20), clock)
-    real_sleep = clock.sleep
-
-    def oversleep(seconds: float) -> None:
-        real_sleep(seconds + 1.0)
-
-    limiter = SharedRateLimiter(claimer, demand=3, clock=clock, sleep=oversleep)
-    # When the first call takes the slot's first token (no wait) and the second sleeps past the slot's end
+def test_a_dropped_slot_is_still_owed_to_its_call() -> None:
+    # Given a batch of 3 calls and threads that wake long after their slot
+    limiter, claimer, _ = limiter_for(50, demand=3, oversleep=1.0)
+    # When the first call takes the claim's first slot (no wait) and the second oversleeps
     limiter.acquire(far())
     limiter.acquire(far())
-    # Then the second dropped its late token and its new claim still counts it among the two calls left
+    # Then the second's new claim still counts it among the two calls left
     assert claimer.slots_asked[:2] == [3, 2]
 
 
-@pytest.mark.parametrize(("late_seconds", "claims"), [(0.040, 1), (0.060, 2)])
-def test_a_token_used_more_than_a_slot_late_is_dropped(late_seconds: float, claims: int) -> None:
-    # Given a plan of 50 ms slots, two per claim (10 tokens, one every 10 ms), and threads that oversleep
+def test_a_call_of_three_tokens_takes_three_consecutive_slots_and_goes_at_the_last() -> None:
+    # Given 100/s (98 slots a second) and a batch of 4 tokens: one claim of 4 slots
+    limiter, claimer, clock = limiter_for(100, demand=4)
+    start = clock.now
+    # When a one-token call, then a three-token call acquire
+    assert limiter.acquire(far())
+    assert limiter.acquire(far(), tokens=3)
+    # Then the second went at the fourth slot's time, the only claim's last slot
+    assert [slot.tokens for slot in claimer.claims] == [4]
+    assert clock.now == pytest.approx(start + 3 / 98)
+
+
+def test_a_call_that_does_not_fit_in_what_is_left_of_a_claim_claims_enough_slots() -> None:
+    limiter, claimer, _ = limiter_for(50)
+    assert limiter.acquire(far())  # 4 of 5 slots left
+    assert limiter.acquire(far(), tokens=6)
+    assert claimer.slots_asked == [5, 6]
+
+
+def test_a_call_of_more_tokens_than_a_second_holds_waits_for_a_second_of_slots() -> None:
+    limiter, claimer, _ = limiter_for(5)  # 4 slots a second
+    assert limiter.acquire(far(), tokens=9)
+    assert claimer.slots_asked == [4]
+
+
+@pytest.mark.parametrize(
+    ("recent", "retry_after", "expected"),
+    [
+        (0, 1.0, Skip(2)),  # a provider at its limit: 2 slots (41 ms at 50/s) left unused
+        (0, None, Skip(2)),  # no Retry-After, a default pause of a second or less: the same
+        (1, 0.5, Skip(2)),
+        (2, 1.0, Pause(1.0)),  # the third close together: stop and ramp
+        (0, 1.5, Pause(1.5)),  # asked to wait longer than a second
+        (0, 30.0, Pause(30.0)),
+    ],
+)
+def test_pushback_rules(recent: int, retry_after: float | None, expected: Skip | Pause) -> None:
+    assert pushback_for(recent, retry_after, LIGHT_MAX_RETRY_AFTER, SlotPlan.for_rate(50)) == expected
+
+
+def test_no_retry_after_pauses_for_the_default_when_that_is_over_a_second() -> None:
+    assert pushback_for(0, None, 2.0, SlotPlan.for_rate(50)) == Pause(2.0)
+
+
+def test_pushback_skips_slots_for_everyone_then_pauses_on_repeats_and_forgets_old_429s() -> None:
     clock = FakeClock()
-    claimer = SequentialClaimer(SlotPlan(tokens_per_slot=5, slots_per_second=20), clock)
-    limiter = SharedRateLimiter(claimer, clock=clock, sleep=lambda seconds: clock.sleep(seconds + late_seconds))
-    # When ten calls acquire one after the other
-    assert all(limiter.acquire(far()) for _ in range(10))
-    # Then up to a slot (50 ms) late a token is used and one claim serves all ten; later, tokens are
-    # dropped though their 100 ms claim has not ended (a call must not land in a later token's time)
-    assert claimer.claims == claims
+    claimer = SequentialClaimer(SlotPlan.for_rate(100), clock)
+    pushback = ProviderPushback(claimer, default_pause=2.0, clock=clock)
+    # A 429 claims the next 5 free slots of the channel (50 ms) and never uses them
+    assert pushback.react(1.0) == Skip(5)
+    assert claimer.slots_asked == [5]
+    clock.now += 0.1
+    assert pushback.react(1.0) == Skip(5)
+    clock.now += 0.1
+    # The third within 25 slots' time (255 ms at 98 slots a second) pauses the whole channel
+    assert claimer.plan.repeat_window_seconds == pytest.approx(25 / 98)
+    assert pushback.react(1.0) == Pause(1.0)
+    assert claimer.pauses == [1.0]
+    # Once that time has passed, those are forgotten
+    clock.now += 0.26
+    assert pushback.react(1.0) == Skip(5)
+    clock.now += 0.2
+    assert pushback.react(1.0) == Skip(5)
+
+
+def test_the_limiter_hands_429s_to_the_pushback() -> None:
+    limiter, claimer, _ = limiter_for(50)
+    limiter.slow_down(5.0)
+    limiter.slow_down(None)
+    assert claimer.pauses == [5.0]
+    assert claimer.slots_asked == [2]

@@ -1,4 +1,4 @@
-"""The two delivery channels and their provider paths."""
+"""The two delivery channels, their provider paths, and the unit an SMS rate counts."""
 
 from __future__ import annotations
 
@@ -12,3 +12,10 @@ class Channel(StrEnum):
     @property
     def provider_path(self) -> str:
         return "/send-sms" if self is Channel.SMS else "/send-email"
+
+
+class SmsRateUnit(StrEnum):
+    """What SmsRatePerSecond counts: messages (the old service's meaning) or segments (a provider's parts)."""
+
+    MESSAGES = "messages"
+    SEGMENTS = "segments"

@@ -116,24 +116,36 @@ class ExpiredWhileWaiting(QueueServicesError):
 
 class SendOnce(Protocol):
     """Sends one message at most once (Powertools Idempotency keyed by messageId), the rate-limit acquire
-    included; returns {"providerMessageId", "attemptId"} of the call that did send it."""
+    of its tokens included; returns {"providerMessageId", "attemptId"} of the call that did send it."""
 
     def __call__(
-        self, *, payload: dict[str, Any], message: QueuedMessage, limiter: RateLimiter, deadline: float, attempt_id: str
+        self,
+        *,
+        payload: dict[str, Any],
+        message: QueuedMessage,
+        limiter: RateLimiter,
+        tokens: int,
+        deadline: float,
+        attempt_id: str,
     ) -> dict[str, Any]: ...
 
 
 def make_send_once(
     send: Callable[[QueuedMessage], ProviderReceipt],
-    default_pause_seconds: float,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SendOnce:
-    """The body of the idempotent unit: wait for a slot, call the provider, slow the channel on a 429."""
+    """The body of the idempotent unit: wait for its slots, call the provider, push back on a 429."""
 
     def send_once(
-        *, payload: dict[str, Any], message: QueuedMessage, limiter: RateLimiter, deadline: float, attempt_id: str
+        *,
+        payload: dict[str, Any],
+        message: QueuedMessage,
+        limiter: RateLimiter,
+        tokens: int,
+        deadline: float,
+        attempt_id: str,
     ) -> dict[str, Any]:
-        if not limiter.acquire(deadline):
+        if not limiter.acquire(deadline, tokens):
             raise NoRateSlot("no rate-limit slot before the invocation's deadline")
         if message.is_expired(clock()):
             # A slowed channel can make a message wait past its deadline for its slot.
@@ -142,7 +154,7 @@ def make_send_once(
             receipt = send(message)
         except RateLimitedError as error:
             try:
-                limiter.slow_down(error.retry_after if error.retry_after is not None else default_pause_seconds)
+                limiter.slow_down(error.retry_after)
             except DependencyUnavailable as exc:
                 # The 429 still counts and the message is still retried; only the channel-wide pause is lost.
                 logger.warning("could not slow the channel down", extra={"error": str(exc)})
@@ -155,8 +167,8 @@ def make_send_once(
 class BatchSender:
     """Sends one batch on a bounded thread pool; every message goes through the idempotent send_once.
 
-    new_limiter is called once per batch with the number of messages to send: the invocation's handle on
-    the channel's shared limiter.
+    new_limiter is called once per batch with the rate-limit tokens its messages take (tokens_for: 1 per
+    message, or an SMS's segments): the invocation's handle on the channel's shared limiter.
     """
 
     def __init__(
@@ -165,9 +177,11 @@ class BatchSender:
         new_limiter: Callable[[int], RateLimiter],
         max_workers: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tokens_for: Callable[[QueuedMessage], int] = lambda message: 1,
     ) -> None:
         self._send_once = send_once
         self._new_limiter = new_limiter
+        self._tokens_for = tokens_for
         self._max_workers = max_workers
         self._clock = clock
 
@@ -175,7 +189,7 @@ class BatchSender:
         """One outcome per message, in the order given. deadline is a time.monotonic() value."""
         if not messages:
             return []
-        limiter = self._new_limiter(len(messages))
+        limiter = self._new_limiter(sum(self._tokens_for(message) for message in messages))
         order = {id(message): index for index, message in enumerate(messages)}
         ordered = interleave_workspaces(group_by_workspace(messages))
         outcomes: list[DeliveryOutcome | None] = [None] * len(messages)
@@ -183,6 +197,10 @@ class BatchSender:
             results = pool.map(lambda m: self._send_one(m, limiter, deadline), ordered)
             for message, outcome in zip(ordered, results, strict=True):
                 outcomes[order[id(message)]] = outcome
+        logger.debug(
+            "batch paced",
+            extra={"claims": getattr(limiter, "claims", None), "slots_dropped": getattr(limiter, "dropped", None)},
+        )
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _send_one(self, message: QueuedMessage, limiter: RateLimiter, deadline: float) -> DeliveryOutcome:
@@ -218,6 +236,7 @@ class BatchSender:
                 payload={"messageId": message.message_id},
                 message=message,
                 limiter=limiter,
+                tokens=self._tokens_for(message),
                 deadline=deadline,
                 attempt_id=attempt_id,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from queue_services.adapters.ledger import Ledger, MessageRecord, retention_epoch
 from queue_services.adapters.schedules import ScheduleStore, schedule_name
@@ -24,6 +25,7 @@ from queue_services.models import (
     ScheduleSmsRequest,
 )
 from queue_services.scheduling import DeliveryPlan, iso_utc, plan_delivery, resolve_expiry
+from queue_services.segments import count_segments
 from queue_services.statuses import MessageStatus, accepted_status, is_cancellable
 from queue_services.tenancy import Principal
 
@@ -41,6 +43,14 @@ def build_queued_message(request: ScheduleRequest, message_id: str, now: datetim
     if isinstance(request, ScheduleSmsRequest):
         return QueuedSms(to=request.phone_number, message=request.message, **common)
     return QueuedEmail(to=request.to, subject=request.subject, html=request.html, text=request.text, **common)
+
+
+def sms_parts(message: QueuedMessage) -> dict[str, Any]:
+    """The ledger's segments and encoding fields for an SMS (none for an email)."""
+    if not isinstance(message, QueuedSms):
+        return {}
+    parts = count_segments(message.message)
+    return {"segments": parts.count, "encoding": parts.encoding.value}
 
 
 def channel_of(request: ScheduleRequest) -> Channel:
@@ -79,6 +89,7 @@ class MessageIntake:
             updated_at=now,
             expires_at=message.expires_at,
             schedule_name=schedule_name(message) if plan.via_scheduler else None,
+            **sms_parts(message),
             retain_until=retention_epoch(now, self._ledger.retention_days),
             payload=encode_queued_message(message),
         )

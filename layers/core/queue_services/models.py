@@ -239,3 +239,5 @@ class MessageView(CamelModel):
     last_error: str | None = None
     version: int
     dead_lettered: bool
+    segments: int | None = Field(default=None, description="SMS: the provider's message parts")
+    encoding: str | None = Field(default=None, description="SMS: GSM-7 or UCS-2")

@@ -1,65 +1,103 @@
-"""Rate limiting of provider calls: one limit per channel, shared by every invocation (adapters.rate_limit_table)."""
+"""Rate limiting of provider calls: one limit per channel, shared by every invocation (adapters.rate_limit_table).
+
+The rules, in numbers (README "Rate limiting"):
+- A channel of rate r gets N = floor(r / (1 + MARGIN)) slots a second, one call each, evenly spaced:
+  49 a second at 50/s, 98 at 100/s, 19 at 20/s. The time left over, r / N - 1 of a second (20 ms at 50/s
+  and at 100/s), is the margin for calls that land late.
+- A call is made only within half of that margin after its slot's time (10 ms at 50/s), else the slot is
+  dropped and the call takes a later one. The other half is for the network and the provider's clock.
+  Any sliding second at the provider then holds at most r calls.
+- A provider 429 asking to wait at most a second, from a provider merely at its limit, skips the
+  channel's next slots for SKIP_SECONDS (50 ms: 2 slots at 50/s, 5 at 100/s). A Retry-After over a
+  second, or REPEAT_COUNT 429s in one environment within REPEAT_WINDOW_SLOTS slots' time (0.5 s at 50/s,
+  0.25 s at 100/s: a provider refusing every call, not a few unlucky ones), pauses the channel for
+  Retry-After and ramps it back up (adapters.rate_limit_table.RECOVERY_STEPS).
+"""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from queue_services.observability import logger
+
+MARGIN = 0.02
+SKIP_SECONDS = 0.05
+LIGHT_MAX_RETRY_AFTER = 1.0
+REPEAT_COUNT = 3
+REPEAT_WINDOW_SLOTS = 25
 
 
 class RateLimiter(Protocol):
     """Grants permission to make one provider call; shared by every sending thread of an invocation."""
 
-    def acquire(self, deadline: float) -> bool:
-        """Block until a call may be made and return True, or return False if that would be after deadline.
-
-        deadline is a time.monotonic() value.
-        """
+    def acquire(self, deadline: float, tokens: int = 1) -> bool:
+        """Block until a call worth tokens slots may be made and return True, or return False if that
+        would be after deadline (a time.monotonic() value)."""
         ...
 
-    def slow_down(self, pause_seconds: float) -> None:
-        """The provider said 429: every sender of the channel pauses, then recovers gradually."""
+    def slow_down(self, retry_after: float | None) -> None:
+        """The provider said 429 (retry_after: its Retry-After in seconds, if it gave one)."""
         ...
 
 
 @dataclass(frozen=True)
 class SlotPlan:
-    """How a channel's rate is cut into time slots: tokens_per_slot calls in each of slots_per_second slots.
+    """How a channel's rate is cut into time slots: slots_per_second slots of one call each, evenly spaced."""
 
-    Calls are made only inside their slot, so any sliding 1 s window meets at most slots_per_second + 1
-    slots: rate + tokens_per_slot calls.
-    """
-
-    tokens_per_slot: int
+    rate_per_second: float
     slots_per_second: int
 
     @classmethod
     def for_rate(cls, rate_per_second: float) -> SlotPlan:
-        # About 20 slots a second: a sliding second then holds at most rate + rate/20 calls, leaving half
-        # of the provider's 10 % tolerance for network and scheduling jitter; chunks stay >= 2 calls at 50/s.
-        tokens = max(1, round(rate_per_second / 20))
-        return cls(tokens_per_slot=tokens, slots_per_second=max(1, int(rate_per_second // tokens)))
+        slots = max(1, math.floor(rate_per_second / (1 + MARGIN) + 1e-9))
+        return cls(rate_per_second=rate_per_second, slots_per_second=slots)
 
     @property
     def slot_seconds(self) -> float:
         return 1.0 / self.slots_per_second
 
     @property
+    def margin_seconds(self) -> float:
+        """What a second of slots leaves of a second at the provider's rate: the room for late calls."""
+        return max(0.0, self.rate_per_second / self.slots_per_second - 1.0)
+
+    @property
+    def lateness_seconds(self) -> float:
+        """How late after its slot's time a call may still be made: half the margin (at least 1 ms)."""
+        return max(0.001, self.margin_seconds / 2)
+
+    @property
     def slots_per_claim(self) -> int:
         """Consecutive slots one write claims (about 100 ms worth): fewer writes, the same bound."""
         return max(1, round(self.slots_per_second / 10))
 
+    @property
+    def repeat_window_seconds(self) -> float:
+        """How close together REPEAT_COUNT 429s must come to count as repeated."""
+        return REPEAT_WINDOW_SLOTS * self.slot_seconds
+
+    @property
+    def skip_slots(self) -> int:
+        """Slots a light 429 takes out of the channel's schedule (SKIP_SECONDS worth, at least one)."""
+        return max(1, round(SKIP_SECONDS * self.slots_per_second))
+
 
 @dataclass(frozen=True)
 class Slot:
-    """One or more consecutive slots claimed together: `tokens` calls spread over [start, end)."""
+    """One or more consecutive slots claimed together: `tokens` calls spread evenly over [start, end)."""
 
     start: float  # epoch seconds
     end: float
     tokens: int
+
+    def time_of(self, token: int) -> float:
+        return self.start + (self.end - self.start) * token / self.tokens
 
 
 class SlotClaimer(Protocol):
@@ -68,73 +106,136 @@ class SlotClaimer(Protocol):
     plan: SlotPlan
 
     def claim(self, earliest: float, latest: float, max_slots: int | None = None) -> Slot | None:
-        """The first free slots at or after earliest (at most max_slots, or plan.slots_per_claim), or None
-        if none starts by latest."""
+        """The first free slots at or after earliest, or None if none starts by latest: max_slots of them
+        (plan.slots_per_claim if None), fewer where a second ends or a cap stops them."""
         ...
 
-    def slow_down(self, now: float, pause_seconds: float) -> None: ...
+    def slow_down(self, now: float, pause_seconds: float) -> None:
+        """No slots for pause_seconds, then a gradual return to the full rate, for every claimer."""
+        ...
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A light answer to a 429: the channel's next `slots` free slots go unused."""
+
+    slots: int
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A strong answer to a 429: the channel stops for `seconds`, then ramps back up."""
+
+    seconds: float
+
+
+def pushback_for(recent_429s: int, retry_after: float | None, default_pause: float, plan: SlotPlan) -> Skip | Pause:
+    """What one 429 does to the channel, given how many this environment saw within the plan's repeat
+    window before it (pure: README "Rate limiting" states the same rules)."""
+    wait = default_pause if retry_after is None else retry_after
+    if wait > LIGHT_MAX_RETRY_AFTER or recent_429s + 1 >= REPEAT_COUNT:
+        return Pause(wait)
+    return Skip(plan.skip_slots)
+
+
+class ProviderPushback:
+    """One execution environment's memory of the provider's recent 429s, and the reaction to a new one."""
+
+    def __init__(self, claimer: SlotClaimer, default_pause: float, clock: Callable[[], float] = time.time) -> None:
+        self._claimer = claimer
+        self._default_pause = default_pause
+        self._clock = clock
+        self._recent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def react(self, retry_after: float | None) -> Skip | Pause:
+        with self._lock:
+            now = self._clock()
+            while self._recent and self._recent[0] <= now - self._claimer.plan.repeat_window_seconds:
+                self._recent.popleft()
+            reaction = pushback_for(len(self._recent), retry_after, self._default_pause, self._claimer.plan)
+            self._recent.append(now)
+        if isinstance(reaction, Pause):
+            logger.warning("provider 429: channel paused", extra={"pause_seconds": reaction.seconds})
+            self._claimer.slow_down(now, reaction.seconds)
+        else:
+            logger.info("provider 429: slots skipped", extra={"slots": reaction.slots, "retry_after": retry_after})
+            # Claimed and never used: the gap lets a provider at its limit see its window empty a little.
+            self._claimer.claim(now, now + 1.0, reaction.slots)
+        return reaction
 
 
 class SharedRateLimiter:
-    """One invocation's view of the channel limiter: claims a slot, hands its tokens to the sending threads.
+    """One invocation's view of the channel limiter: claims slots, hands them to the sending threads.
 
-    A slot's tokens are spread evenly across it, each with its own time; a token more than a slot past its
-    time is dropped, never carried. demand, the number of calls the batch may make, keeps the last claims small:
-    a slot claimed and not used is lost to every worker of the channel, and five batches ending together
-    would otherwise leave up to a claim's worth of slots each unused.
+    A claim's slots are spread evenly across it, each with its own time. A call of several tokens (a
+    multipart SMS counted in segments) takes that many consecutive slots of one claim and is made at the
+    last one's time. A call more than plan.lateness_seconds past its time is not made in that slot (the
+    slot is dropped, never carried). demand, the tokens the batch may use, keeps the last claims small: a
+    slot claimed and not used is lost to every worker of the channel.
     """
 
     def __init__(
         self,
         claimer: SlotClaimer,
         demand: int | None = None,
+        pushback: ProviderPushback | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._claimer = claimer
+        # Production passes the environment's ProviderPushback (its memory outlives the batch); tests may not.
+        self._pushback = pushback or ProviderPushback(claimer, LIGHT_MAX_RETRY_AFTER, clock)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._slot: Slot | None = None
-        self._tokens = 0
+        self._used = 0
         self._demand = demand
         self._granted = 0
+        # What the batch's pacing cost: claims written, and slots dropped (a call too late for them).
+        self.claims = 0
+        self.dropped = 0
 
-    def _slots_wanted(self) -> int | None:
+    def _slots_wanted(self, tokens: int) -> int:
+        """A claim's worth of slots, fewer near the end of the batch's demand, never fewer than the call needs."""
+        per_claim = self._claimer.plan.slots_per_claim
         if self._demand is None:
-            return None
-        still_needed = max(1, self._demand - self._granted)
-        return math.ceil(still_needed / self._claimer.plan.tokens_per_slot)
+            return max(tokens, per_claim)
+        return max(tokens, min(per_claim, self._demand - self._granted))
 
-    def acquire(self, deadline: float) -> bool:
+    def acquire(self, deadline: float, tokens: int = 1) -> bool:
+        # More tokens than a second's slots can never be claimed together: such a call waits for a second's worth.
+        tokens = min(max(1, tokens), self._claimer.plan.slots_per_second)
         wall_deadline = self._clock() + (deadline - time.monotonic())
-        # A call made well after its token's time (a busy process, a claim answered late) would land in
-        # later tokens' time and push a sliding second over the limit. Up to one slot late is tolerated
-        # (a sliding second then holds at most rate/20 more calls); a token later than that is dropped.
-        tolerance = self._claimer.plan.slot_seconds
+        lateness = self._claimer.plan.lateness_seconds
         while True:
             with self._lock:
                 now = self._clock()
-                if self._slot is None or self._tokens == 0:
-                    slot = self._claimer.claim(now, wall_deadline, self._slots_wanted())
+                if self._slot is None or self._slot.tokens - self._used < tokens:
+                    # What is left of the current claim is too little for this call: those slots go unused.
+                    slot = self._claimer.claim(now, wall_deadline, self._slots_wanted(tokens))
                     if slot is None:
                         return False
-                    self._slot, self._tokens = slot, slot.tokens
+                    self._slot, self._used = slot, 0
+                    self.claims += 1
+                    now = self._clock()  # the claim took time
+                    if slot.tokens < tokens:
+                        continue  # the end of a second, or of a cap: the call needs a longer run of slots
                 slot = self._slot
-                # Spread the slot's tokens evenly across it: calls then arrive as a steady stream, not a
-                # burst at each slot start that network jitter could push into the next window.
-                used = slot.tokens - self._tokens
-                self._tokens -= 1
-                start = slot.start + (slot.end - slot.start) * used / slot.tokens
-                if now > start + tolerance:
+                self._used += tokens
+                at = slot.time_of(self._used - 1)
+                if now > at + lateness:
+                    self.dropped += tokens
                     continue
-                self._granted += 1
-            if start > now:
-                self._sleep(start - now)
-            if self._clock() <= start + tolerance:
+                self._granted += tokens
+            if at > now:
+                self._sleep(at - now)
+            if self._clock() <= at + lateness:
                 return True
             with self._lock:
-                self._granted -= 1
+                self._granted -= tokens
+                self.dropped += tokens
 
-    def slow_down(self, pause_seconds: float) -> None:
-        self._claimer.slow_down(self._clock(), pause_seconds)
+    def slow_down(self, retry_after: float | None) -> None:
+        self._pushback.react(retry_after)

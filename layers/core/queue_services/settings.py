@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from queue_services.channels import Channel
+from queue_services.channels import Channel, SmsRateUnit
 
 
 class Settings(BaseModel):
@@ -22,6 +22,7 @@ class Settings(BaseModel):
     email_api_url: HttpUrl = Field(alias="EMAIL_API_URL")
     sms_rate_per_second: float = Field(alias="SMS_RATE_PER_SECOND", default=50, gt=0)
     email_rate_per_second: float = Field(alias="EMAIL_RATE_PER_SECOND", default=100, gt=0)
+    sms_rate_unit: SmsRateUnit = Field(alias="SMS_RATE_UNIT", default=SmsRateUnit.MESSAGES)
     provider_connect_timeout: float = Field(alias="PROVIDER_CONNECT_TIMEOUT_SECONDS", default=3.05, gt=0)
     provider_read_timeout: float = Field(alias="PROVIDER_READ_TIMEOUT_SECONDS", default=10, gt=0)
     provider_max_workers: int = Field(alias="PROVIDER_MAX_WORKERS", default=10, ge=1, le=64)

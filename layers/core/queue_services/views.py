@@ -31,4 +31,6 @@ def message_view(record: MessageRecord) -> MessageView:
         last_error=record.last_error,
         version=record.version,
         dead_lettered=record.dead_lettered,
+        segments=record.segments,
+        encoding=record.encoding,
     )

@@ -7,7 +7,7 @@ load there, not in the first batch, and the api and authorizer never load them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
@@ -19,8 +19,9 @@ from queue_services.channels import Channel
 from queue_services.composition import ledger, metrics_store, send_queue
 from queue_services.delivery import BatchSender, make_send_once
 from queue_services.providers import ProviderClient, new_session
-from queue_services.ratelimit import SharedRateLimiter, SlotPlan
+from queue_services.ratelimit import ProviderPushback, SharedRateLimiter, SlotPlan
 from queue_services.retry import RetryPolicy
+from queue_services.segments import rate_tokens
 from queue_services.settings import get_settings
 from queue_services.worker import ChannelWorker, RetryQueues
 
@@ -65,9 +66,17 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         persistence_store=persistence,
         config=idempotency,
         key_prefix=f"send-{channel}",
-    )(make_send_once(client.send, settings.retry_base_seconds))
+    )(make_send_once(client.send))
     claimer = slot_claimer(channel)
-    sender = BatchSender(send_once, lambda demand: SharedRateLimiter(claimer, demand), settings.provider_max_workers)
+    # The environment's memory of recent 429s outlives each batch's limiter; without Retry-After, pause
+    # for the first retry's delay.
+    pushback = ProviderPushback(claimer, settings.retry_base_seconds)
+    sender = BatchSender(
+        send_once,
+        lambda demand: SharedRateLimiter(claimer, demand, pushback),
+        settings.provider_max_workers,
+        tokens_for=partial(rate_tokens, unit=settings.sms_rate_unit),
+    )
     queues = RetryQueues(
         send=send_queue(channel),
         dead_letter=SendQueue(aws_client("sqs"), settings.dead_letter_queue_url(channel)),

@@ -38,6 +38,9 @@ class MessageRecord(CamelModel):
     sent_at: datetime | None = None
     version: int = 0
     schedule_name: str | None = None
+    # SMS only: the provider's parts (segments) and their encoding (GSM-7 or UCS-2), counted at accept.
+    segments: int | None = None
+    encoding: str | None = None
     # In a dead-letter queue (status stays queued, so a redrive sends it like any queued message).
     dead_lettered: bool = False
     # Epoch seconds for DynamoDB TTL: retention, not a timer.

@@ -49,7 +49,7 @@ class DynamoDbSlotClaimer:
 
     def claim(self, earliest: float, latest: float, max_slots: int | None = None) -> Slot | None:
         plan = self.plan
-        per_claim = plan.slots_per_claim if max_slots is None else max(1, min(max_slots, plan.slots_per_claim))
+        per_claim = plan.slots_per_claim if max_slots is None else max(1, max_slots)
         second = int(earliest)
         index = int((earliest - second) * plan.slots_per_second)
         with self._lock:
@@ -95,7 +95,7 @@ class DynamoDbSlotClaimer:
                 self._seen[second] = (slot_index + count, cap)
                 for old in [s for s in self._seen if s < second - 1]:
                     del self._seen[old]
-            return Slot(start, second + (slot_index + count) / plan.slots_per_second, count * plan.tokens_per_slot)
+            return Slot(start, second + (slot_index + count) / plan.slots_per_second, count)
 
     def slow_down(self, now: float, pause_seconds: float) -> None:
         """No slots until the pause ends (whole seconds), then a gradual return to the full rate."""
