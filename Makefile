@@ -12,17 +12,20 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 FUNCTIONS := $(wildcard functions/*/app.py)
 
-.PHONY: help venv venv-sam lint format typecheck test test-unit test-integration test-e2e cfn-lint sam-validate run build deploy bench clean
+.PHONY: help create-key venv venv-sam lint format typecheck test test-unit test-integration test-e2e cfn-lint sam-validate run build deploy bench clean
 
 help:
 	@echo "make run     start the local stack (API, emulator, pollers, scheduler, provider sink)"
 	@echo "make test    create .venv, install, lint, type-check, run every test tier, lint the template"
+	@echo "make create-key ADMIN=1 | WORKSPACE=<id> [STACK=<name>]   a first key, straight into the keys table"
 	@echo "make lint | build | deploy | bench | clean"
 
-$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt cli/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@# qs, the command line (cli/): a console script in .venv/bin, outside the Lambda layer.
+	$(PY) -m pip install --quiet -e cli
 	touch $@
 
 $(VENV_SAM)/.installed:
@@ -66,6 +69,12 @@ test-e2e: venv
 test: venv venv-sam lint
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory cfn-lint sam-validate
+
+# A key without any key: written straight into the keys table (local stack, or STACK's), printed once.
+create-key: venv
+	@test -n "$(ADMIN)$(WORKSPACE)" || { echo "usage: make create-key ADMIN=1 | WORKSPACE=<id> [STACK=<name>] [LABEL=<text>]"; exit 2; }
+	@PYTHONPATH=layers/core $(PY) -m qs_cli.create_key $(if $(ADMIN),--admin,--workspace "$(WORKSPACE)") \
+		$(if $(STACK),--stack "$(STACK)") $(if $(LABEL),--label "$(LABEL)")
 
 run: venv
 	$(PY) -m local_stack $(ARGS)

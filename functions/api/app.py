@@ -6,8 +6,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from queue_services.http_errors import register_error_handlers
+from queue_services import composition
+from queue_services.http_errors import refusal_answer, register_error_handlers
 from queue_services.observability import logger, tracer
+from queue_services.request_guards import check_request
 from queue_services.routes import ROUTERS
 from queue_services.settings import get_settings
 
@@ -22,4 +24,9 @@ for router in ROUTERS:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Idempotency-Key records in progress expire with this invocation if it dies mid-request.
+    composition.idempotent_intake().config.register_lambda_context(context)
+    refusal = check_request(event)
+    if refusal is not None:
+        return refusal_answer(refusal)
     return app.resolve(event, context)

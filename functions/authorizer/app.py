@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,7 +17,8 @@ get_settings()  # fail the cold start, not the first request, if the environment
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    policy = authorize(composition.api_key_store(), str(event.get("authorizationToken") or ""), event["methodArn"])
+    api_key = str(event.get("authorizationToken") or "")
+    policy = authorize(composition.api_key_store(), api_key, event["methodArn"], datetime.now(UTC))
     if policy is None:
         # The exact message API Gateway turns into a 401.
         raise Exception("Unauthorized")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -144,6 +145,29 @@ def test_malformed_bodies_get_4xx_never_5xx(stack: Stack, event_name: str, raw_b
     response = stack.api.invoke(api_event(event_name, raw_body=raw_body))
     assert 400 <= response["statusCode"] < 500
     assert body_of(response)["detail"]
+
+
+BAD_BODIES = [
+    # (body, base64-encoded, Content-Type, status): what Powertools raised on before (a 502 at the gateway)
+    (base64.b64encode(b'{"phoneNumber": "\xff\xfe"}').decode(), True, "application/json", 400),
+    ("%%%", True, "application/json", 400),
+    ("--x\r\nContent-Disposition: form-data\r\n\r\n1\r\n--x--", False, "multipart/form-data", 415),
+    ("phoneNumber=%2B1234567890&message=hi", False, "application/x-www-form-urlencoded", 415),
+    ('{"message": "' + "x" * 300_000 + '"}', False, "application/json", 413),
+    ("[" * 100_000 + "]" * 100_000, False, "application/json", 400),
+]
+
+
+@pytest.mark.parametrize(("body", "encoded", "content_type", "status"), BAD_BODIES)
+@pytest.mark.parametrize("event_name", ["api_schedule_sms", "api_schedule_email", "api_reset_metrics"])
+def test_undecodable_oversized_and_form_bodies_get_a_json_4xx(
+    stack: Stack, event_name: str, body: str, encoded: bool, content_type: str, status: int
+) -> None:
+    event = api_event(event_name, raw_body=body, headers={"Content-Type": content_type})
+    event["isBase64Encoded"] = encoded
+    response = stack.api.invoke(event)
+    assert response["statusCode"] == status
+    assert body_of(response)["detail"][0]["field"] in ("body", "Content-Type")
 
 
 def test_missing_body_is_a_4xx(stack: Stack) -> None:

@@ -300,8 +300,9 @@ def test_sms_counted_in_segments_wait_for_one_slot_per_segment(
         assert stack.api.invoke(api_event("api_schedule_sms", body))["statusCode"] == 202
     # When one batch sends them
     worker.process(stack.receive_event("SmsQueue", 3), LocalLambdaContext("SmsWorkerFunction", 512, 60))
-    # Then in messages they take 3 consecutive slots, in segments 6: the last call goes 2 or 5 slots after
-    # the first (each call waits for its last slot)
+    # Then in messages they take 3 consecutive slots, in segments 6: the last call goes at least 2 or 5
+    # slots after the first (each call waits for its last slot; a claim cut short by the end of a second
+    # can cost a multipart call a slot or two more)
     stamps = sorted(m["receivedAt"] for m in stack.sink_messages("sms"))
     assert len(stamps) == 3
-    assert stamps[-1] - stamps[0] == pytest.approx(slots_spanned / 9, abs=0.06)
+    assert slots_spanned / 9 - 0.03 <= stamps[-1] - stamps[0] <= (slots_spanned + 2) / 9 + 0.06

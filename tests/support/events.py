@@ -46,6 +46,22 @@ def api_event(
     return event
 
 
+def route_event(
+    method: str,
+    path: str,
+    resource: str | None = None,
+    body: Any = None,
+    caller: dict[str, str] | None = ADMIN,
+    path_parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A REST proxy event for any route (resource: its template path, e.g. /api/admin/keys/{keyId})."""
+    event = api_event("api_get_metrics", caller=caller)
+    event.update(httpMethod=method, path=path, resource=resource or path, pathParameters=path_parameters)
+    event["body"] = None if body is None else json.dumps(body)
+    event["requestContext"].update(httpMethod=method, resourcePath=resource or path, path=f"/dev{path}")
+    return event
+
+
 def sqs_event_from_messages(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     """An SQS event holding messages as ReceiveMessage returned them (AttributeNames=All)."""
     records = []

@@ -60,7 +60,7 @@ class Budget:
 
 def sender(send: Callable[[QueuedMessage], ProviderReceipt], limiter: Any = None, workers: int = 4) -> BatchSender:
     chosen = limiter if limiter is not None else Unlimited()
-    return BatchSender(make_send_once(send), lambda demand: chosen, max_workers=workers)
+    return BatchSender(make_send_once(lambda message, _: send(message)), lambda demand: chosen, max_workers=workers)
 
 
 def test_group_by_workspace_keeps_arrival_order() -> None:
@@ -254,7 +254,7 @@ def test_each_message_acquires_its_own_tokens_and_the_batch_asks_for_their_sum()
         return made[-1]
 
     batch_sender = BatchSender(
-        make_send_once(lambda message: ProviderReceipt()),
+        make_send_once(lambda message, sender: ProviderReceipt()),
         new_limiter,
         max_workers=1,
         tokens_for=lambda message: int(message.message_id[1:]) + 1,
@@ -264,3 +264,35 @@ def test_each_message_acquires_its_own_tokens_and_the_batch_asks_for_their_sum()
     # Then the batch's limiter was sized for 1 + 2 + 3 tokens and each call took its own
     assert made[0].demand == 6
     assert sorted(made[0].tokens) == [1, 2, 3]
+
+
+def test_each_workspace_gets_its_sender_and_a_capped_one_waits_for_its_own_slots() -> None:
+    # Given a batch of two workspaces, "capped" with a cap whose limiter grants one call and no more
+    calls: list[tuple[str, str | None]] = []
+    made: dict[str, tuple[float, int]] = {}
+
+    def new_workspace_limiter(workspace: str, cap: float, demand: int) -> Budget:
+        made[workspace] = (cap, demand)
+        return Budget(1)
+
+    batch_sender = BatchSender(
+        make_send_once(lambda message, sender: calls.append((message.message_id, sender)) or ProviderReceipt()),
+        lambda demand: Unlimited(demand),
+        max_workers=2,
+        new_workspace_limiter=new_workspace_limiter,
+    )
+    messages = [sms(0, "capped"), sms(1, "capped"), sms(2, "free"), sms(3, "free")]
+    # When it is sent with senders and caps by workspace
+    outcomes = batch_sender.send_all(
+        messages, time.monotonic() + 10, senders={"capped": "Acme", "free": None}, caps={"capped": 10, "free": None}
+    )
+    # Then only the capped workspace got a limiter of its own, sized for its two messages
+    assert made == {"capped": (10, 2)}
+    # And its second message went back to SQS for a second, unattempted, while the other workspace's went
+    kinds = {outcome.message_id: (outcome.kind, outcome.reason) for outcome in outcomes}
+    assert sorted(kind for kind, _ in kinds.values()).count(OutcomeKind.DEFERRED) == 1
+    deferred = next(outcome for outcome in outcomes if outcome.kind is OutcomeKind.DEFERRED)
+    assert (deferred.workspace_id, deferred.reason, deferred.retry_after) == ("capped", "workspace rate cap", 1.0)
+    # And each call carried its workspace's sender
+    sent_capped = "m1" if deferred.message_id == "m0" else "m0"
+    assert sorted(calls) == sorted([(sent_capped, "Acme"), ("m2", None), ("m3", None)])

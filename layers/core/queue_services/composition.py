@@ -4,6 +4,7 @@ objects are in worker_composition, which the api and authorizer never load)."""
 from __future__ import annotations
 
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 from queue_services.adapters.api_keys import ApiKeyStore
 from queue_services.adapters.aws import aws_client
@@ -12,9 +13,15 @@ from queue_services.adapters.ledger import Ledger
 from queue_services.adapters.metrics_store import MetricsStore
 from queue_services.adapters.schedules import ScheduleStore
 from queue_services.adapters.send_queue import SendQueue
+from queue_services.adapters.workspace_settings import WorkspaceSettingsStore
 from queue_services.channels import Channel
 from queue_services.intake import MessageIntake
+from queue_services.keys import KeyManager
 from queue_services.settings import get_settings
+from queue_services.workspaces import WorkspaceDirectory
+
+if TYPE_CHECKING:
+    from queue_services.request_idempotency import IdempotentIntake
 
 
 @cache
@@ -38,6 +45,30 @@ def dead_letter_queue(channel: Channel) -> DeadLetterQueue:
 @lru_cache(maxsize=1)
 def api_key_store() -> ApiKeyStore:
     return ApiKeyStore(aws_client("dynamodb"), get_settings().api_keys_table_name)
+
+
+@lru_cache(maxsize=1)
+def idempotent_intake() -> IdempotentIntake:
+    from queue_services.request_idempotency import IdempotentIntake  # Powertools Idempotency: the api only
+
+    return IdempotentIntake(message_intake, aws_client("dynamodb"), get_settings().idempotency_table_name)
+
+
+@lru_cache(maxsize=1)
+def workspace_settings_store() -> WorkspaceSettingsStore:
+    return WorkspaceSettingsStore(aws_client("dynamodb"), get_settings().workspaces_table_name)
+
+
+@lru_cache(maxsize=1)
+def workspace_directory() -> WorkspaceDirectory:
+    settings = get_settings()
+    rates = {channel: settings.rate_per_second(channel) for channel in Channel}
+    return WorkspaceDirectory(workspace_settings_store(), rates)
+
+
+@lru_cache(maxsize=1)
+def key_manager() -> KeyManager:
+    return KeyManager(api_key_store())
 
 
 @lru_cache(maxsize=1)
@@ -75,11 +106,16 @@ def reset() -> None:
         send_queue,
         metrics_store,
         api_key_store,
+        key_manager,
+        workspace_settings_store,
+        workspace_directory,
+        idempotent_intake,
         dead_letter_queue,
         ledger,
         schedule_store,
         message_intake,
         worker_composition.slot_claimer,
+        worker_composition.workspace_claimer,
         worker_composition.channel_worker,
         get_settings,
     ):

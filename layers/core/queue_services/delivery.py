@@ -6,7 +6,7 @@ import itertools
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ from queue_services.errors import (
 from queue_services.masking import mask_recipient
 from queue_services.models import Counters, ProviderReceipt, QueuedMessage
 from queue_services.observability import logger
-from queue_services.ratelimit import RateLimiter
+from queue_services.ratelimit import CappedLimiter, RateLimiter, WorkspaceCapReached
 
 EXPIRED = "expired"
 
@@ -110,6 +110,11 @@ class NoRateSlot(QueueServicesError):
     """No rate-limit slot within the invocation's time budget: the message was not attempted."""
 
 
+# A capped workspace's message waits at most this long for a slot of its workspace, then goes back to SQS
+# for as long again: its batch and sending threads stay free for the other workspaces.
+CAP_WAIT_SECONDS = 1.0
+
+
 class ExpiredWhileWaiting(QueueServicesError):
     """The message's expiresAt passed while it waited for a rate-limit slot: it must not be sent."""
 
@@ -127,11 +132,12 @@ class SendOnce(Protocol):
         tokens: int,
         deadline: float,
         attempt_id: str,
+        sender: str | None = None,
     ) -> dict[str, Any]: ...
 
 
 def make_send_once(
-    send: Callable[[QueuedMessage], ProviderReceipt],
+    send: Callable[[QueuedMessage, str | None], ProviderReceipt],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SendOnce:
     """The body of the idempotent unit: wait for its slots, call the provider, push back on a 429."""
@@ -144,6 +150,7 @@ def make_send_once(
         tokens: int,
         deadline: float,
         attempt_id: str,
+        sender: str | None = None,
     ) -> dict[str, Any]:
         if not limiter.acquire(deadline, tokens):
             raise NoRateSlot("no rate-limit slot before the invocation's deadline")
@@ -151,7 +158,7 @@ def make_send_once(
             # A slowed channel can make a message wait past its deadline for its slot.
             raise ExpiredWhileWaiting(EXPIRED)
         try:
-            receipt = send(message)
+            receipt = send(message, sender)
         except RateLimitedError as error:
             try:
                 limiter.slow_down(error.retry_after)
@@ -169,6 +176,8 @@ class BatchSender:
 
     new_limiter is called once per batch with the rate-limit tokens its messages take (tokens_for: 1 per
     message, or an SMS's segments): the invocation's handle on the channel's shared limiter.
+    new_workspace_limiter(workspace, cap, demand) does the same for each capped workspace of the batch; its
+    messages take a slot of their workspace (waiting at most CAP_WAIT_SECONDS), then one of the channel.
     """
 
     def __init__(
@@ -178,34 +187,66 @@ class BatchSender:
         max_workers: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tokens_for: Callable[[QueuedMessage], int] = lambda message: 1,
+        new_workspace_limiter: Callable[[str, float, int], RateLimiter] | None = None,
     ) -> None:
         self._send_once = send_once
         self._new_limiter = new_limiter
         self._tokens_for = tokens_for
+        self._new_workspace_limiter = new_workspace_limiter
         self._max_workers = max_workers
         self._clock = clock
 
-    def send_all(self, messages: Sequence[QueuedMessage], deadline: float) -> list[DeliveryOutcome]:
-        """One outcome per message, in the order given. deadline is a time.monotonic() value."""
+    def send_all(
+        self,
+        messages: Sequence[QueuedMessage],
+        deadline: float,
+        senders: Mapping[str, str | None] | None = None,
+        caps: Mapping[str, float | None] | None = None,
+    ) -> list[DeliveryOutcome]:
+        """One outcome per message, in the order given. deadline is a time.monotonic() value; senders and
+        caps, by workspace: the provider's `from`, and the workspace's most messages a second."""
         if not messages:
             return []
-        limiter = self._new_limiter(sum(self._tokens_for(message) for message in messages))
+        channel_limiter = self._new_limiter(sum(self._tokens_for(message) for message in messages))
+        limiters = self._limiters_by_workspace(messages, channel_limiter, caps or {})
+        senders = senders or {}
         order = {id(message): index for index, message in enumerate(messages)}
         ordered = interleave_workspaces(group_by_workspace(messages))
         outcomes: list[DeliveryOutcome | None] = [None] * len(messages)
         with ThreadPoolExecutor(max_workers=min(self._max_workers, len(ordered)), thread_name_prefix="send") as pool:
-            results = pool.map(lambda m: self._send_one(m, limiter, deadline), ordered)
+            results = pool.map(
+                lambda m: self._send_one(m, limiters[m.workspace_id], deadline, senders.get(m.workspace_id)), ordered
+            )
             for message, outcome in zip(ordered, results, strict=True):
                 outcomes[order[id(message)]] = outcome
         logger.debug(
             "batch paced",
-            extra={"claims": getattr(limiter, "claims", None), "slots_dropped": getattr(limiter, "dropped", None)},
+            extra={
+                "claims": getattr(channel_limiter, "claims", None),
+                "slots_dropped": getattr(channel_limiter, "dropped", None),
+            },
         )
         return [outcome for outcome in outcomes if outcome is not None]
 
-    def _send_one(self, message: QueuedMessage, limiter: RateLimiter, deadline: float) -> DeliveryOutcome:
+    def _limiters_by_workspace(
+        self, messages: Sequence[QueuedMessage], channel_limiter: RateLimiter, caps: Mapping[str, float | None]
+    ) -> dict[str, RateLimiter]:
+        limiters: dict[str, RateLimiter] = {}
+        for workspace, group in group_by_workspace(messages).items():
+            cap = caps.get(workspace)
+            if cap is None or self._new_workspace_limiter is None:
+                limiters[workspace] = channel_limiter
+                continue
+            demand = sum(self._tokens_for(message) for message in group)
+            own = self._new_workspace_limiter(workspace, cap, demand)
+            limiters[workspace] = CappedLimiter(own, channel_limiter, CAP_WAIT_SECONDS)
+        return limiters
+
+    def _send_one(
+        self, message: QueuedMessage, limiter: RateLimiter, deadline: float, sender: str | None
+    ) -> DeliveryOutcome:
         started = time.monotonic()
-        outcome = self._attempt(message, limiter, deadline)
+        outcome = self._attempt(message, limiter, deadline, sender)
         logger.debug(
             "provider call",
             extra={
@@ -220,7 +261,9 @@ class BatchSender:
         )
         return outcome
 
-    def _attempt(self, message: QueuedMessage, limiter: RateLimiter, deadline: float) -> DeliveryOutcome:
+    def _attempt(
+        self, message: QueuedMessage, limiter: RateLimiter, deadline: float, sender: str | None
+    ) -> DeliveryOutcome:
         ids = (message.message_id, message.workspace_id)
         early = (message.send_at - self._clock()).total_seconds()
         if early > 0:
@@ -239,7 +282,10 @@ class BatchSender:
                 tokens=self._tokens_for(message),
                 deadline=deadline,
                 attempt_id=attempt_id,
+                sender=sender,
             )
+        except WorkspaceCapReached:
+            return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "workspace rate cap", retry_after=CAP_WAIT_SECONDS)
         except NoRateSlot:
             return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "no rate-limit slot in time")
         except DependencyUnavailable as error:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
 
 from queue_services.errors import DependencyUnavailable, RequestError
 from queue_services.observability import logger
+from queue_services.request_guards import Refusal
 
 _LOCATIONS = ("body", "path", "query", "header")
 
@@ -40,6 +47,19 @@ def validation_error_response(errors: list[dict[str, Any]]) -> Response[Any]:
     return _json(422, f"invalid request: {fields}", detail)
 
 
+def _problem(status: int, field: str, message: str, location: str = "body") -> dict[str, Any]:
+    loc = [location] if field == location else [location, field]
+    detail = [{"loc": loc, "field": field, "type": "value_error", "msg": message}]
+    return {"statusCode": status, "message": f"{field}: {message}", "detail": detail}
+
+
+def refusal_answer(refusal: Refusal) -> dict[str, Any]:
+    """A request refused before routing, as the proxy result API Gateway expects."""
+    location = "header" if refusal.field == "Content-Type" else "body"
+    body = _problem(refusal.status, refusal.field, refusal.message, location)
+    return {"statusCode": refusal.status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:
@@ -52,6 +72,25 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         loc = ["body", exc.field]
         detail = [{"loc": loc, "field": exc.field, "type": "value_error", "msg": exc.message}]
         return _json(exc.status_code, f"{exc.field}: {exc.message}", detail)
+
+    @app.exception_handler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Response[Any]:
+        problem = _problem(400, "body", "JSON nested too deeply")
+        return _json(400, problem["message"], problem["detail"])
+
+    @app.exception_handler(IdempotencyValidationError)
+    def _other_body(exc: IdempotencyValidationError) -> Response[Any]:
+        problem = _problem(422, "Idempotency-Key", "this key was used with another body in the last 24 hours", "header")
+        return _json(422, problem["message"], problem["detail"])
+
+    @app.exception_handler(IdempotencyAlreadyInProgressError)
+    def _in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[Any]:
+        return _json(409, "Idempotency-Key: a request with this key is still being processed; retry shortly")
+
+    @app.exception_handler(IdempotencyPersistenceLayerError)
+    def _idempotency_store(exc: IdempotencyPersistenceLayerError) -> Response[Any]:
+        logger.error("idempotency store unavailable", extra={"error": type(exc).__name__})
+        return _json(503, "service temporarily unavailable, retry later")
 
     @app.exception_handler(DependencyUnavailable)
     def _unavailable(exc: DependencyUnavailable) -> Response[Any]:

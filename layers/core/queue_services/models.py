@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
 from queue_services.channels import Channel
-from queue_services.validation import check_metadata, normalize_email_address, normalize_phone_number
+from queue_services.validation import (
+    check_email_sender,
+    check_metadata,
+    check_sms_sender,
+    normalize_email_address,
+    normalize_phone_number,
+)
 
 MAX_SQS_DELAY_SECONDS = 900
 MAX_SCHEDULE_SECONDS = 365 * 24 * 3600  # one year
@@ -241,3 +247,79 @@ class MessageView(CamelModel):
     dead_lettered: bool
     segments: int | None = Field(default=None, description="SMS: the provider's message parts")
     encoding: str | None = Field(default=None, description="SMS: GSM-7 or UCS-2")
+
+
+KeyLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class CreateKeyRequest(CamelModel):
+    """Body of POST /api/admin/keys: a key for one workspace, or an admin key; an optional label."""
+
+    workspace_id: WorkspaceId | None = None
+    admin: bool = False
+    label: KeyLabel | None = None
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> CreateKeyRequest:
+        if self.admin == (self.workspace_id is not None):
+            raise ValueError("give either workspaceId or admin: true")
+        return self
+
+
+class KeyView(CamelModel):
+    """One API key as GET /api/admin/keys lists it: never the key, nor its digest."""
+
+    key_id: str
+    scope: Literal["admin", "workspace"]
+    workspace_id: str | None = None
+    label: str | None = None
+    created_at: str | None = None
+    last_used_at: str | None = None
+
+
+class CreatedKey(KeyView):
+    """POST /api/admin/keys: the new key, shown this once."""
+
+    key: str
+
+
+class KeyList(CamelModel):
+    keys: list[KeyView]
+
+
+class KeyRevoked(CamelModel):
+    key_id: str
+    revoked: bool
+
+
+SmsSender = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32), AfterValidator(check_sms_sender)]
+EmailSender = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=400), AfterValidator(check_email_sender)
+]
+Cap = Annotated[float, Field(gt=0, le=100_000, description="most messages a second for this workspace")]
+
+
+class WorkspaceSettingsRequest(CamelModel):
+    """Body of PUT /api/workspaces/{workspaceId}/settings: the whole settings (a field left out is unset)."""
+
+    sms_from: SmsSender | None = None
+    email_from: EmailSender | None = None
+    sms_per_second: Cap | None = None
+    email_per_second: Cap | None = None
+    paused: bool = False
+
+
+class WorkspaceSettingsView(CamelModel):
+    """A workspace's settings (defaults when none were set: no sender, no caps, not paused)."""
+
+    workspace_id: str
+    sms_from: str | None = None
+    email_from: str | None = None
+    sms_per_second: float | None = None
+    email_per_second: float | None = None
+    paused: bool = False
+    updated_at: str | None = None
+
+
+class WorkspaceList(CamelModel):
+    workspaces: list[WorkspaceSettingsView]

@@ -239,3 +239,28 @@ class SharedRateLimiter:
 
     def slow_down(self, retry_after: float | None) -> None:
         self._pushback.react(retry_after)
+
+
+class WorkspaceCapReached(Exception):
+    """A capped workspace's message got no slot of its workspace in time: it goes back to SQS, unattempted."""
+
+
+class CappedLimiter:
+    """A capped workspace's view: a slot of the workspace's own limiter, then one of the channel's.
+
+    The workspace's slots are spaced for its cap, so a call made at (or just after) its workspace slot
+    keeps the workspace under its cap; the channel slot keeps the channel under the provider's rate.
+    """
+
+    def __init__(self, workspace: RateLimiter, channel: RateLimiter, wait_seconds: float) -> None:
+        self._workspace = workspace
+        self._channel = channel
+        self._wait = wait_seconds
+
+    def acquire(self, deadline: float, tokens: int = 1) -> bool:
+        if not self._workspace.acquire(min(deadline, time.monotonic() + self._wait), tokens):
+            raise WorkspaceCapReached("no slot of the workspace's cap in time")
+        return self._channel.acquire(deadline, tokens)
+
+    def slow_down(self, retry_after: float | None) -> None:
+        self._channel.slow_down(retry_after)

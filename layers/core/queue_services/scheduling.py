@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from queue_services.errors import InvalidRequest
 from queue_services.models import MAX_SCHEDULE_SECONDS, MAX_SQS_DELAY_SECONDS
+from queue_services.times import iso_utc as iso_utc  # re-exported: callers import it with the scheduling rules
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,3 @@ def resolve_expiry(
     if expires_at <= send_at:
         raise InvalidRequest("is not after the send time: the message could never be sent", field="expiresAt")
     return expires_at.astimezone(UTC)
-
-
-def iso_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC with millisecond precision and a Z, as the old service printed times."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

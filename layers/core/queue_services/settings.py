@@ -37,6 +37,7 @@ class Settings(BaseModel):
     api_keys_table_name: str = Field(alias="API_KEYS_TABLE_NAME", min_length=1)
     rate_limit_table_name: str = Field(alias="RATE_LIMIT_TABLE_NAME", min_length=1)
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    workspaces_table_name: str = Field(alias="WORKSPACES_TABLE_NAME", min_length=1)
     sms_dlq_url: str = Field(alias="SMS_DLQ_URL", min_length=1)
     email_dlq_url: str = Field(alias="EMAIL_DLQ_URL", min_length=1)
     max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", default=10, ge=2)

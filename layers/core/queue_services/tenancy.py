@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from queue_services.errors import RequestError
+from queue_services.errors import DependencyUnavailable, RequestError
+from queue_services.observability import logger
+from queue_services.times import iso_utc
 
 ADMIN = "admin"
 WORKSPACE = "workspace"
 
 
+# lastUsedAt is written at most this often per key, not on every request.
+LAST_USED_EVERY = timedelta(minutes=1)
+KEY_ID_CHARS = 12
+
+
 class KeyLookup(Protocol):
     """Where the authorizer looks keys up (adapters.api_keys.ApiKeyStore)."""
 
-    def lookup(self, api_key: str) -> Principal | None: ...
+    def find(self, api_key: str) -> KeyRecord | None: ...
+
+    def touch(self, stored: KeyRecord, now: str, not_after: str) -> None: ...
 
 
 class Forbidden(RequestError):
@@ -61,6 +73,36 @@ class Principal(BaseModel):
         return {"role": self.role, "workspaceId": self.workspace_id or ""}
 
 
+@dataclass(frozen=True)
+class KeyRecord:
+    """One API key as stored (its SHA-256 digest, never the key) with its scope, label and times."""
+
+    key_hash: str
+    principal: Principal
+    label: str | None = None
+    created_at: str | None = None
+    last_used_at: str | None = None
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.key_hash)
+
+
+def key_id_of(key_hash: str) -> str:
+    """A key's short public id: the start of its digest (names it in lists and revocations, opens nothing)."""
+    return key_hash[:KEY_ID_CHARS]
+
+
+def new_api_key() -> str:
+    """32 random bytes, URL-safe, with a prefix that says what it is (secret scanners match on it)."""
+    return "qs_" + secrets.token_urlsafe(32)
+
+
+def last_used_due(last_used_at: str | None, now: datetime) -> bool:
+    """Whether this request should record itself as the key's last use (ISO 8601 UTC texts compare in order)."""
+    return last_used_at is None or last_used_at < iso_utc(now - LAST_USED_EVERY)
+
+
 def principal_of(event: dict[str, Any]) -> Principal:
     """The caller of an API Gateway proxy event, from what the authorizer put in its requestContext."""
     return principal_from_authorizer((event.get("requestContext") or {}).get("authorizer"))
@@ -87,10 +129,22 @@ def api_wide_resource(method_arn: str) -> str:
     return f"{head}/{stage}/*/*"
 
 
-def authorize(store: KeyLookup, api_key: str, method_arn: str) -> dict[str, Any] | None:
-    """The authorizer's answer for a key: an Allow policy with the principal as context, or None (401)."""
-    principal = store.lookup(api_key)
-    return None if principal is None else authorizer_policy(principal, method_arn)
+def authorize(store: KeyLookup, api_key: str, method_arn: str, now: datetime) -> dict[str, Any] | None:
+    """The authorizer's answer for a key: an Allow policy with the principal as context, or None (401).
+
+    A revoked key is no longer in the table, so it gets None. The key's lastUsedAt is brought up to date
+    when it is a minute old or more (a conditional write: at most once a minute across environments).
+    """
+    stored = store.find(api_key)
+    if stored is None:
+        return None
+    if last_used_due(stored.last_used_at, now):
+        try:
+            store.touch(stored, iso_utc(now), iso_utc(now - LAST_USED_EVERY))
+        except DependencyUnavailable as exc:
+            # Worth a log line, not a refused request: the key is valid.
+            logger.warning("could not record the key's last use", extra={"key_id": stored.key_id, "error": str(exc)})
+    return authorizer_policy(stored.principal, method_arn)
 
 
 def authorizer_policy(principal: Principal, method_arn: str) -> dict[str, Any]:

@@ -46,3 +46,30 @@ def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
 def _strip_value(text: str, value: str) -> str:
     # email-validator sometimes quotes parts of the address; keep recipients out of error bodies and logs.
     return text.replace(value, "<address>") if value else text
+
+
+_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ]{1,11}")
+
+
+def check_sms_sender(value: str) -> str:
+    """An SMS sender: an E.164 number, or an alphanumeric sender ID (1-11 of [A-Za-z0-9 ], a letter among them)."""
+    if value.startswith("+"):
+        return normalize_phone_number(value)
+    if not _ALPHANUMERIC_SENDER.fullmatch(value) or not any(char.isalpha() for char in value):
+        raise ValueError("must be an E.164 number or 1 to 11 letters, digits and spaces with at least one letter")
+    return value
+
+
+def check_email_sender(value: str) -> str:
+    """An email sender: an address, optionally with a display name (`Acme <noreply@acme.example>`)."""
+    from email.headerregistry import Address
+    from email.utils import formataddr, parseaddr
+
+    name, address = parseaddr(value)
+    if not address or ("<" in value) != value.rstrip().endswith(">"):
+        raise ValueError("must be an address, optionally with a display name: Name <address>")
+    normalized = normalize_email_address(address)
+    if any(char in name for char in '\r\n"<>'):
+        raise ValueError("the display name may not hold quotes, angle brackets or line breaks")
+    Address(addr_spec=normalized)  # a last check of the address's form for the email header
+    return formataddr((name, normalized)) if name else normalized

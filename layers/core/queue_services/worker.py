@@ -32,6 +32,7 @@ from queue_services.models import Counters, QueuedMessage
 from queue_services.observability import logger, metrics
 from queue_services.retry import RetryPolicy
 from queue_services.statuses import is_final
+from queue_services.workspaces import SettingsCache, WorkspaceSettings
 
 
 class RetryLater(QueueServicesError):
@@ -46,6 +47,9 @@ class UnreadableRecord(QueueServicesError):
 # SQS until shortly before its time (visibility timeouts count whole seconds, polls add up to a second).
 HOLD_THRESHOLD = timedelta(seconds=3)
 HOLD_MARGIN_SECONDS = 2
+# A paused workspace's messages are looked at again this often (plus the settings cache's TTL): they
+# neither fail nor use up retries (deferred), and go within seconds of a resume.
+PAUSED_RECHECK_SECONDS = 4
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,10 @@ class ChannelWorker:
         safety_margin_seconds: float,
         ledger: Ledger | None = None,
         on_invocation: Callable[[Any], None] = lambda context: None,
+        workspace_settings: SettingsCache | None = None,
     ) -> None:
         self._ledger = ledger
+        self._workspace_settings = workspace_settings
         self._channel = channel
         self._sender = sender
         self._metrics_store = metrics_store
@@ -101,9 +107,17 @@ class ChannelWorker:
         messages = {item.sqs_id: item.message for item in received}
         deadline = started + context.get_remaining_time_in_millis() / 1000 - self._margin
         now = datetime.now(UTC)
-        ledger_records, held = self._check_ledger(messages, now)
+        workspaces, unsettled = self._read_settings(messages)
+        ledger_records, held = self._check_ledger(messages, now, workspaces)
+        held.update(unsettled)
         to_send = {sqs_id: message for sqs_id, message in messages.items() if sqs_id not in held}
-        outcomes = dict(zip(to_send, self._sender.send_all(list(to_send.values()), deadline), strict=True))
+        sent = self._sender.send_all(
+            list(to_send.values()),
+            deadline,
+            senders={ws: settings.sender(self._channel) for ws, settings in workspaces.items()},
+            caps={ws: settings.cap(self._channel) for ws, settings in workspaces.items()},
+        )
+        outcomes = dict(zip(to_send, sent, strict=True))
         outcomes.update(held)
         self._record_counters(outcomes.values(), len(records), started)
         actions = plan_retries(received, outcomes, self._retry_policy, self._queues.max_receive_count)
@@ -145,13 +159,33 @@ class ChannelWorker:
                 )
         return received
 
-    def _check_ledger(
-        self, messages: dict[str, QueuedMessage], now: datetime
-    ) -> tuple[dict[str, MessageRecord], dict[str, DeliveryOutcome]]:
-        """Read the batch's records (one batched read), hold back what must not be sent now, and claim the
-        rest (`sending`, one transaction per 100). Returns the records and the held-back outcomes."""
-        if self._ledger is None or not messages:
+    def _read_settings(
+        self, messages: dict[str, QueuedMessage]
+    ) -> tuple[dict[str, WorkspaceSettings], dict[str, DeliveryOutcome]]:
+        """The batch's workspaces' settings (one batched read, cached); if they cannot be read, every
+        message is deferred: sending without them could send for a paused workspace or from the wrong ID."""
+        if self._workspace_settings is None or not messages:
             return {}, {}
+        try:
+            return self._workspace_settings.for_workspaces(m.workspace_id for m in messages.values()), {}
+        except DependencyUnavailable as exc:
+            logger.warning("could not read workspace settings", extra={"error": str(exc)})
+            return {}, {
+                sqs_id: DeliveryOutcome(
+                    m.message_id, m.workspace_id, OutcomeKind.DEFERRED, "workspace settings unavailable", retry_after=1
+                )
+                for sqs_id, m in messages.items()
+            }
+
+    def _check_ledger(
+        self, messages: dict[str, QueuedMessage], now: datetime, workspaces: dict[str, WorkspaceSettings]
+    ) -> tuple[dict[str, MessageRecord], dict[str, DeliveryOutcome]]:
+        """Read the batch's records (one batched read), hold back what must not be sent now (paused
+        workspaces included), and claim the rest (`sending`, one transaction per 100). Returns the records
+        and the held-back outcomes."""
+        paused = {ws for ws, settings in workspaces.items() if settings.paused}
+        if self._ledger is None or not messages:
+            return {}, self._hold_paused(messages, paused)
         records = self._ledger.get_many(message.message_id for message in messages.values())
         held: dict[str, DeliveryOutcome] = {}
         claims: dict[str, int] = {}
@@ -159,9 +193,13 @@ class ChannelWorker:
             ids = (message.message_id, message.workspace_id)
             record = records.get(message.message_id)
             if record is None:
-                continue  # accepted before the ledger existed, or its record expired: send without one
+                # Accepted before the ledger existed, or its record expired: send without one (unless paused).
+                held.update(self._hold_paused({sqs_id: message}, paused))
+                continue
             if is_final(record.status) or record.version != message.version:
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, f"ledger says {record.status.value}")
+            elif message.workspace_id in paused:
+                held.update(self._hold_paused({sqs_id: message}, paused))
             elif message.send_at > now + HOLD_THRESHOLD:
                 # A scheduled message lands up to a minute early (Scheduler's precision): hide it until just
                 # before its send time; the sender then waits out the rest, to the second.
@@ -175,6 +213,15 @@ class ChannelWorker:
                 ids = (message.message_id, message.workspace_id)
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, "cancelled or moved while queued")
         return records, held
+
+    @staticmethod
+    def _hold_paused(messages: dict[str, QueuedMessage], paused: set[str]) -> dict[str, DeliveryOutcome]:
+        kind, wait = OutcomeKind.DEFERRED, PAUSED_RECHECK_SECONDS
+        return {
+            sqs_id: DeliveryOutcome(m.message_id, m.workspace_id, kind, "workspace paused", retry_after=wait)
+            for sqs_id, m in messages.items()
+            if m.workspace_id in paused
+        }
 
     def _save_ledger(self, updates: list[MessageRecord]) -> None:
         """Write the batch's new statuses (whole records, 25 per batched write)."""

@@ -16,7 +16,7 @@ from queue_services.adapters.idempotency_store import BatchingDynamoDBPersistenc
 from queue_services.adapters.rate_limit_table import DynamoDbSlotClaimer
 from queue_services.adapters.send_queue import SendQueue
 from queue_services.channels import Channel
-from queue_services.composition import ledger, metrics_store, send_queue
+from queue_services.composition import ledger, metrics_store, send_queue, workspace_settings_store
 from queue_services.delivery import BatchSender, make_send_once
 from queue_services.providers import ProviderClient, new_session
 from queue_services.ratelimit import ProviderPushback, SharedRateLimiter, SlotPlan
@@ -24,6 +24,7 @@ from queue_services.retry import RetryPolicy
 from queue_services.segments import rate_tokens
 from queue_services.settings import get_settings
 from queue_services.worker import ChannelWorker, RetryQueues
+from queue_services.workspaces import SettingsCache
 
 
 def provider_token(secret_arn: str) -> Callable[[], str | None] | None:
@@ -40,6 +41,14 @@ def slot_claimer(channel: Channel) -> DynamoDbSlotClaimer:
     settings = get_settings()
     plan = SlotPlan.for_rate(settings.rate_per_second(channel))
     return DynamoDbSlotClaimer(aws_client("dynamodb"), settings.rate_limit_table_name, str(channel), plan)
+
+
+@cache
+def workspace_claimer(channel: Channel, workspace_id: str, cap: float) -> DynamoDbSlotClaimer:
+    """A capped workspace's own slots (its key beside the channel's), kept for the environment's life."""
+    plan = SlotPlan.for_rate(cap)
+    table = get_settings().rate_limit_table_name
+    return DynamoDbSlotClaimer(aws_client("dynamodb"), table, f"{channel}#workspace#{workspace_id}", plan)
 
 
 @cache
@@ -76,6 +85,9 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         lambda demand: SharedRateLimiter(claimer, demand, pushback),
         settings.provider_max_workers,
         tokens_for=partial(rate_tokens, unit=settings.sms_rate_unit),
+        new_workspace_limiter=lambda workspace, cap, demand: SharedRateLimiter(
+            workspace_claimer(channel, workspace, cap), demand
+        ),
     )
     queues = RetryQueues(
         send=send_queue(channel),
@@ -92,4 +104,5 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         ledger=ledger(),
         # In-progress idempotency records then expire with the invocation, well inside the visibility timeout.
         on_invocation=idempotency.register_lambda_context,
+        workspace_settings=SettingsCache(workspace_settings_store()),
     )

@@ -1,14 +1,22 @@
 """The HTTP API's routes, one Powertools Router per area; functions/api/app.py includes them all.
 
-messages (schedule, status, cancel, reschedule), metrics (read, reset), admin (dead letters), health.
+messages (schedule, status, cancel, reschedule), metrics (read, reset), admin (dead letters), keys (API key
+management), workspaces (settings), health.
 """
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from queue_services.routes import admin, health, messages, metrics
+from queue_services.routes import admin, health, keys, messages, metrics, workspaces
 
-ROUTERS: tuple[APIGatewayRouter, ...] = (messages.router, metrics.router, admin.router, health.router)
+ROUTERS: tuple[APIGatewayRouter, ...] = (
+    messages.router,
+    metrics.router,
+    admin.router,
+    keys.router,
+    workspaces.router,
+    health.router,
+)
 
 __all__ = ["ROUTERS"]

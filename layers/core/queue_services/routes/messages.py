@@ -15,6 +15,7 @@ from queue_services.models import (
     ScheduleResponse,
     ScheduleSmsRequest,
 )
+from queue_services.request_idempotency import HEADER, checked_key
 from queue_services.routes.caller import caller
 from queue_services.views import message_view
 
@@ -25,14 +26,18 @@ def _accepted(body: ScheduleResponse) -> Response[ScheduleResponse]:
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
 
 
+def _idempotency_key() -> str | None:
+    return checked_key(router.current_event.headers.get(HEADER))
+
+
 @router.post("/api/schedule-sms")
 def schedule_sms(request: ScheduleSmsRequest) -> Response[ScheduleResponse]:
-    return _accepted(composition.message_intake().schedule(request, caller(router), datetime.now(UTC)))
+    return _accepted(composition.idempotent_intake().schedule(request, caller(router), _idempotency_key()))
 
 
 @router.post("/api/schedule-email")
 def schedule_email(request: ScheduleEmailRequest) -> Response[ScheduleResponse]:
-    return _accepted(composition.message_intake().schedule(request, caller(router), datetime.now(UTC)))
+    return _accepted(composition.idempotent_intake().schedule(request, caller(router), _idempotency_key()))
 
 
 @router.get("/api/messages/<messageId>")

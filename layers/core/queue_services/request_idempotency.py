@@ -1,0 +1,89 @@
+"""The Idempotency-Key header on the routes that create messages (Powertools Idempotency, 24 h per key).
+
+Keyed by workspace and header value, so two workspaces may use the same key. The same key with the same
+body answers the first response and creates nothing; with another body, IdempotencyValidationError (a
+422 naming the header); while the first request is still running, IdempotencyAlreadyInProgressError (409).
+Without the header every request creates a message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from queue_services.channels import Channel
+from queue_services.errors import InvalidRequest
+from queue_services.intake import MessageIntake, channel_of
+from queue_services.models import ScheduleEmailRequest, ScheduleRequest, ScheduleResponse, ScheduleSmsRequest
+from queue_services.tenancy import Principal
+
+HEADER = "Idempotency-Key"
+KEY_SECONDS = 24 * 3600
+MAX_KEY_CHARS = 255
+_PRINTABLE = re.compile(r"^[!-~]+$")
+_REQUEST_MODELS: dict[Channel, type[ScheduleRequest]] = {
+    Channel.SMS: ScheduleSmsRequest,
+    Channel.EMAIL: ScheduleEmailRequest,
+}
+
+
+def checked_key(value: str | None) -> str | None:
+    """The header's value if it is a usable key (1-255 printable ASCII characters), None if absent."""
+    if value is None:
+        return None
+    if not 0 < len(value) <= MAX_KEY_CHARS or not _PRINTABLE.match(value):
+        raise InvalidRequest(f"must be 1 to {MAX_KEY_CHARS} printable ASCII characters", field=HEADER)
+    return value
+
+
+class IdempotentIntake:
+    """MessageIntake.schedule, run at most once per (workspace, Idempotency-Key) when the header is given."""
+
+    def __init__(self, intake: Callable[[], MessageIntake], dynamodb_client: Any, table_name: str) -> None:
+        self._intake = intake
+        self.config = IdempotencyConfig(
+            event_key_jmespath="[workspace, key]",
+            payload_validation_jmespath="body",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=KEY_SECONDS,
+        )
+        # One persistence layer per decorated function: a shared one keeps the first one's key prefix.
+        self._schedule = {
+            channel: idempotent_function(
+                data_keyword_argument="req",
+                persistence_store=DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client),
+                config=self.config,
+                key_prefix=f"schedule-{channel}",
+            )(self._create)
+            for channel in Channel
+        }
+
+    def _create(self, req: dict[str, Any]) -> dict[str, Any]:
+        request = _REQUEST_MODELS[Channel(req["channel"])].model_validate(req["body"])
+        principal = Principal.model_validate(req["principal"])
+        return self._intake().schedule(request, principal, datetime.now(UTC)).to_wire()
+
+    def schedule(self, request: ScheduleRequest, principal: Principal, key: str | None) -> ScheduleResponse:
+        if key is None:
+            return self._intake().schedule(request, principal, datetime.now(UTC))
+        # Refused before a record exists: a key may not be spent on a workspace the caller cannot act for.
+        principal.require_workspace(request.workspace_id)
+        channel = channel_of(request)
+        answer = self._schedule[channel](
+            req={
+                "workspace": request.workspace_id,
+                "key": key,
+                "channel": str(channel),
+                "body": request.model_dump(mode="json", by_alias=True),
+                "principal": principal.model_dump(),
+            }
+        )
+        return ScheduleResponse.model_validate(answer)
