@@ -68,8 +68,9 @@ BUILDERS: dict[str, Callable[[LocalStackProcess], Request]] = {
     "/api/messages/{messageId}": lambda stack: (f"/api/messages/{new_message(stack)}", {"delay": 900_000}),
     "/api/metrics": lambda stack: ("/api/metrics", None),
     "/api/metrics/reset": lambda stack: ("/api/metrics/reset", {"type": "all"}),
-    "/api/admin/dlq/{channel}": lambda stack: ("/api/admin/dlq/sms", None),
-    "/api/admin/dlq/{channel}/redrive": lambda stack: ("/api/admin/dlq/sms/redrive", None),
+    # The email DLQ: the README's examples purge the SMS one, and SQS allows one purge a minute per queue.
+    "/api/admin/dlq/{channel}": lambda stack: ("/api/admin/dlq/email", None),
+    "/api/admin/dlq/{channel}/redrive": lambda stack: ("/api/admin/dlq/email/redrive", None),
     "/api/workspaces/{workspaceId}/settings": lambda stack: (f"/api/workspaces/{MINE}/settings", {}),
     "/api/workspaces": lambda stack: ("/api/workspaces", None),
     "/api/admin/keys": lambda stack: ("/api/admin/keys", {"workspaceId": MINE}),
