@@ -6,13 +6,16 @@ VENV_SAM := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(VENV_SAM)/bin/sam
 SAM_CLI_VERSION := 1.170.0
+# checkov pins old boto3 and packaging: a venv of its own, like SAM CLI.
+VENV_CHECKOV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
 # sam build needs the Lambda runtime's Python (3.13) on PATH; pyenv ships it on these machines.
 PY313_BIN ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin) $(wildcard /root/.pyenv/versions/3.13*/bin))
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 FUNCTIONS := $(wildcard functions/*/app.py)
 
-.PHONY: help create-key venv venv-sam lint format typecheck test test-unit test-integration test-e2e cfn-lint sam-validate run build deploy bench clean
+.PHONY: help create-key venv venv-sam venv-checkov checkov lint format typecheck test test-unit test-integration test-e2e cfn-lint sam-validate run build deploy bench clean
 
 help:
 	@echo "make run     start the local stack (API, emulator, pollers, scheduler, provider sink)"
@@ -34,8 +37,15 @@ $(VENV_SAM)/.installed:
 	$(VENV_SAM)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 	touch $@
 
+$(VENV_CHECKOV)/.installed:
+	test -x $(VENV_CHECKOV)/bin/python || $(PYTHON) -m venv $(VENV_CHECKOV)
+	$(VENV_CHECKOV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_CHECKOV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
 venv: $(VENV)/.installed
 venv-sam: $(VENV_SAM)/.installed
+venv-checkov: $(VENV_CHECKOV)/.installed
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -57,6 +67,10 @@ cfn-lint: venv
 sam-validate: venv-sam
 	$(SAM) validate --lint
 
+# Every skipped check carries its reason in template.yaml, next to the resource (Metadata.checkov.skip).
+checkov: venv-checkov
+	$(VENV_CHECKOV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit
 
@@ -68,7 +82,7 @@ test-e2e: venv
 
 test: venv venv-sam lint
 	$(VENV)/bin/pytest
-	$(MAKE) --no-print-directory cfn-lint sam-validate
+	$(MAKE) --no-print-directory cfn-lint sam-validate checkov
 
 # A key without any key: written straight into the keys table (local stack, or STACK's), printed once.
 create-key: venv

@@ -22,5 +22,5 @@ def decode_queued_message(body: str, channel: Channel | None = None) -> QueuedMe
     one of another channel than the one given."""
     message = _QUEUED_MESSAGE.validate_json(body)
     if channel is not None and message.channel is not channel:
-        raise ValueError(f"a {message.channel} message on the {channel} queue")
+        raise ValueError(f"a message of the {message.channel} channel on the {channel} queue")
     return message

@@ -103,7 +103,9 @@ class ChannelWorker:
             return {"batchItemFailures": []}
         self._on_invocation(context)
         started = time.monotonic()
-        received = self._parse(records)
+        received, unreadable = self._parse(records)
+        # Not a message of this channel: no retry can make it one. To the DLQ at once, with the reason.
+        buried = self._queues.dead_letter.bury_unreadable(unreadable) if unreadable else set()
         messages = {item.sqs_id: item.message for item in received}
         deadline = started + context.get_remaining_time_in_millis() / 1000 - self._margin
         now = datetime.now(UTC)
@@ -129,6 +131,8 @@ class ChannelWorker:
         def check_record(record: SQSRecord) -> None:
             outcome = outcomes.get(record.message_id)
             if outcome is None:
+                if record.message_id in buried:
+                    return  # dead-lettered above: delete it from the send queue
                 raise UnreadableRecord("body is not a queued message of this channel")
             if outcome.kind.retryable and record.message_id not in settled:
                 raise RetryLater(f"{outcome.kind}: {outcome.reason or ''}")
@@ -140,9 +144,10 @@ class ChannelWorker:
         )
         return dict(response)
 
-    def _parse(self, records: list[dict[str, Any]]) -> list[ReceivedMessage]:
-        """The batch's queued messages; an unreadable record is logged (and ends in the DLQ)."""
+    def _parse(self, records: list[dict[str, Any]]) -> tuple[list[ReceivedMessage], dict[str, tuple[str, str]]]:
+        """The batch's queued messages, and the unreadable records (SQS id -> (body, reason)), logged."""
         received = []
+        unreadable: dict[str, tuple[str, str]] = {}
         for record in records:
             try:
                 received.append(
@@ -154,10 +159,11 @@ class ChannelWorker:
                     )
                 )
             except (ValidationError, ValueError, KeyError, TypeError) as exc:
-                logger.error(
-                    "unreadable record", extra={"sqs_message_id": record.get("messageId"), "error": str(exc)[:200]}
-                )
-        return received
+                reason = unreadable_reason(exc)
+                logger.error("unreadable record", extra={"sqs_message_id": record.get("messageId"), "error": reason})
+                if isinstance(record.get("messageId"), str):
+                    unreadable[record["messageId"]] = (str(record.get("body") or ""), reason)
+        return received, unreadable
 
     def _read_settings(
         self, messages: dict[str, QueuedMessage]
@@ -255,6 +261,28 @@ class ChannelWorker:
             logger.exception(
                 "could not record metrics counters", extra={"counts": {k: v.to_wire() for k, v in counts.items()}}
             )
+
+
+_UNION_TAG = {"union_tag_not_found": "channel", "union_tag_invalid": "channel"}
+
+
+def unreadable_reason(error: Exception) -> str:
+    """Why a record is not a queued message, naming the fields at fault and never echoing their values."""
+    prefix = "not a queued message of this channel"
+    if isinstance(error, ValidationError):
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            return f"{prefix}: the body is not JSON"
+        # A body without a known channel fails the union's tag check before any field is looked at.
+        fields = sorted(
+            {
+                ".".join(str(part) for part in item["loc"]) or _UNION_TAG.get(item["type"], "body")
+                for item in error.errors()
+            }
+        )
+        return f"{prefix}: bad or missing {', '.join(fields)}"[:300]
+    if isinstance(error, ValueError):
+        return f"{prefix}: {error}"[:300]  # our own texts (another channel's message), no values in them
+    return f"{prefix}: {type(error).__name__} (no body or message id)"
 
 
 def log_reports(channel: Channel, reports: list[MessageReport], unreadable: int, started: float) -> None:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from queue_services.adapters.aws import call_aws, call_aws_or_refusal
+from queue_services.adapters.send_queue import DEAD_LETTER_REASON
 from queue_services.channels import Channel
 from queue_services.errors import Conflict
 from queue_services.masking import mask_recipient
@@ -33,6 +34,7 @@ class DeadLetterQueue:
                 MaxNumberOfMessages=min(10, limit - len(received)),
                 VisibilityTimeout=PEEK_VISIBILITY_SECONDS,
                 MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=[DEAD_LETTER_REASON],
             ).get("Messages", [])
             if not batch:
                 break
@@ -103,6 +105,7 @@ class DeadLetterQueue:
         except (TypeError, ValueError):
             attempts = 0
         to = body.get("to")
+        reason = (message.get("MessageAttributes") or {}).get(DEAD_LETTER_REASON, {}).get("StringValue")
         return DeadLetter(
             sqs_message_id=message["MessageId"],
             message_id=body.get("messageId"),
@@ -111,6 +114,7 @@ class DeadLetterQueue:
             to=mask_recipient(to) if isinstance(to, str) else None,
             attempts=max(attempts, receives),
             last_error=body.get("lastError")
+            or reason
             or ("moved by the redrive policy: the worker failed or timed out on every delivery" if receives else None),
             sent_timestamp=int(attributes.get("SentTimestamp", "0")),
         )

@@ -10,6 +10,9 @@ from queue_services.errors import DependencyUnavailable
 from queue_services.models import MAX_SQS_DELAY_SECONDS, QueuedMessage
 from queue_services.observability import logger
 
+# The message attribute that says why a record was dead-lettered when its body could not say it.
+DEAD_LETTER_REASON = "deadLetterReason"
+
 
 class SendQueue:
     """One channel's send queue."""
@@ -57,6 +60,31 @@ class SendQueue:
                 logger.warning("could not re-queue copies", extra={"error": str(exc), "count": len(entries)})
                 continue
             accepted.update(keys[int(entry["Id"])] for entry in answer.get("Successful", []))
+        return accepted
+
+    def bury_unreadable(self, records: dict[str, tuple[str, str]]) -> set[str]:
+        """Put records that are not queued messages (key -> (body, reason)) here as they came, the reason in
+        the attribute deadLetterReason, ten per call; return the keys that were accepted."""
+        accepted: set[str] = set()
+        items = list(records.items())
+        for start in range(0, len(items), 10):
+            chunk = items[start : start + 10]
+            entries = [
+                {
+                    "Id": str(index),
+                    "MessageBody": body or "(empty)",
+                    "MessageAttributes": {DEAD_LETTER_REASON: {"DataType": "String", "StringValue": reason}},
+                }
+                for index, (_, (body, reason)) in enumerate(chunk)
+            ]
+            try:
+                answer = call_aws(
+                    self._sqs, "send_message_batch", "dead-letter queue", QueueUrl=self._queue_url, Entries=entries
+                )
+            except DependencyUnavailable as exc:
+                logger.warning("could not dead-letter unreadable records", extra={"error": str(exc)})
+                continue
+            accepted.update(chunk[int(entry["Id"])][0] for entry in answer.get("Successful", []))
         return accepted
 
     def delay_redelivery(self, delays: dict[str, int]) -> None:
