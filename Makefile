@@ -103,6 +103,7 @@ deploy: build
 bench: venv
 	$(PY) bench/broadcast.py --channel sms
 	$(PY) bench/broadcast.py --channel email
+	$(PY) bench/tenants.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,8 @@ HELP = "\n\n".join(" ".join(paragraph.split()) for paragraph in (__doc__ or "").
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="API keys (admin key only).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+settings_app = typer.Typer(help="A workspace's settings: sender IDs, caps, pause.", no_args_is_help=True)
+app.add_typer(settings_app, name="settings")
 
 
 @dataclass
@@ -89,6 +91,46 @@ def list_keys(ctx: typer.Context) -> None:
 def revoke_key(ctx: typer.Context, key_id: str) -> None:
     """Revoke a key by its keyId (refused at once locally, within 300 s on AWS)."""
     answer(ctx, call(ctx, "DELETE", f"/api/admin/keys/{key_id}"), "revoked")
+
+
+@settings_app.command("get")
+def get_settings(ctx: typer.Context, workspace: str) -> None:
+    """A workspace's settings (the defaults if none were set)."""
+    answer(ctx, call(ctx, "GET", f"/api/workspaces/{workspace}/settings"), f"settings of {workspace}")
+
+
+@settings_app.command("set")
+def set_settings(
+    ctx: typer.Context,
+    workspace: str,
+    sms_from: Annotated[str | None, typer.Option(help="E.164 number or alphanumeric sender ID")] = None,
+    email_from: Annotated[str | None, typer.Option(help="address, optionally 'Name <address>'")] = None,
+    sms_per_second: Annotated[float | None, typer.Option(help="cap on the workspace's SMS a second")] = None,
+    email_per_second: Annotated[float | None, typer.Option(help="cap on its emails a second")] = None,
+    paused: Annotated[bool, typer.Option("--paused/--running", help="hold the workspace's messages")] = False,
+) -> None:
+    """Replace a workspace's settings (what is not given is unset)."""
+    body: dict[str, Any] = {"paused": paused}
+    for name, value in (
+        ("smsFrom", sms_from),
+        ("emailFrom", email_from),
+        ("smsPerSecond", sms_per_second),
+        ("emailPerSecond", email_per_second),
+    ):
+        if value is not None:
+            body[name] = value
+    answer(ctx, call(ctx, "PUT", f"/api/workspaces/{workspace}/settings", body), f"settings of {workspace}")
+
+
+@app.command("workspaces")
+def list_workspaces(ctx: typer.Context) -> None:
+    """The workspaces that have settings (admin key)."""
+    listing = call(ctx, "GET", "/api/workspaces")
+    if options(ctx).as_json:
+        show_json(listing)
+    else:
+        columns = ("workspaceId", "smsFrom", "emailFrom", "smsPerSecond", "emailPerSecond", "paused", "updatedAt")
+        show_table("workspaces", listing["workspaces"], columns)
 
 
 def timing(delay: int | None, send_at: str | None) -> dict[str, Any]:

@@ -78,3 +78,17 @@ def test_the_bootstrap_key_is_written_straight_into_the_keys_table(stack: LocalS
     answer = requests.get(f"{stack.api}/api/admin/keys", headers={"x-api-key": key}, timeout=10)
     assert answer.status_code == 200
     assert any(listed["label"] == "bootstrap" for listed in answer.json()["keys"])
+
+
+def test_settings_are_set_and_read_with_qs(stack: LocalStackProcess) -> None:
+    try:
+        done = qs_json(stack, "settings", "set", "workspace-456", "--sms-from", "Acme", "--sms-per-second", "20")
+        assert (done["smsFrom"], done["smsPerSecond"], done["paused"]) == ("Acme", 20, False)
+        shown = qs(stack, "settings", "get", "workspace-456", key="local-key-456")
+        assert shown.returncode == 0, shown.stderr
+        assert "Acme" in shown.stdout
+        refused = qs(stack, "settings", "set", "workspace-456", "--sms-from", "Not-Valid!")
+        assert refused.returncode == 1
+        assert "smsFrom" in refused.stderr
+    finally:
+        qs_json(stack, "settings", "set", "workspace-456")

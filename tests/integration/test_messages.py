@@ -241,3 +241,20 @@ def test_rescheduling_a_sent_message_is_a_409(stack: Stack) -> None:
     answer = schedule(stack)
     stack.sms_worker.invoke(stack.receive_event("SmsQueue", 1))
     assert call(stack, "PATCH", answer["messageId"], {"delay": 1000})[0] == 409
+
+
+def test_the_full_recipient_and_text_are_kept_only_while_the_message_can_be_sent(stack: Stack) -> None:
+    table = stack.resolver.resources["MessagesTable"].ref
+
+    def stored(message_id: str) -> dict[str, Any]:
+        item: dict[str, Any] = stack.dynamodb.get_item(TableName=table, Key={"messageId": {"S": message_id}})["Item"]
+        return item
+
+    queued_id, cancelled_id = schedule(stack)["messageId"], schedule(stack, delay=600_000)["messageId"]
+    assert SEED_SMS["phoneNumber"] in stored(queued_id)["payload"]["S"]
+    assert call(stack, "DELETE", cancelled_id)[0] == 200
+    assert "payload" not in stored(cancelled_id)
+    stack.sms_worker.invoke(stack.receive_event("SmsQueue", 1))
+    assert call(stack, "GET", queued_id)[1]["status"] == "sent"
+    assert "payload" not in stored(queued_id)
+    assert SEED_SMS["phoneNumber"] not in json.dumps([stored(queued_id), stored(cancelled_id)])

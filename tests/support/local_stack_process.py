@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -103,6 +104,21 @@ def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0
         time.sleep(interval)
 
 
+# An E.164 number or an email address written out in full (masked ones have * in them, so never match).
+_PHONE = re.compile(r"(?<![\w*])\+[1-9]\d{6,14}(?!\d)")
+_ADDRESS = re.compile(r"(?<![\w*.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Senders are not recipients: a workspace's own From address may be logged.
+_SENDER_DOMAINS = ("@acme.example",)
+
+
+def personal_data_in(log: str) -> list[str]:
+    """Full phone numbers, email addresses and the seed's message texts found in a stack's log."""
+    texts = [SEED_SMS["message"], SEED_EMAIL["subject"], SEED_EMAIL["html"], SEED_EMAIL.get("text") or ""]
+    found = _PHONE.findall(log) + [a for a in _ADDRESS.findall(log) if not a.endswith(_SENDER_DOMAINS)]
+    found += [text for text in texts if text and text in log]
+    return sorted(set(found))
+
+
 @contextlib.contextmanager
 def running_stack(log_dir: Path, *params: str) -> Iterator[LocalStackProcess]:
     """`python -m local_stack --param ...` on free ports, until the block ends."""
@@ -147,6 +163,9 @@ def running_stack(log_dir: Path, *params: str) -> Iterator[LocalStackProcess]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    # Everything every test did through this stack is in its log: none of it may show a recipient or a text.
+    leaked = personal_data_in(stack.log())
+    assert not leaked, f"the local stack's log ({log_path}) shows personal data: {leaked[:10]}"
 
 
 @pytest.fixture(scope="session")

@@ -52,8 +52,21 @@ def test_an_early_message_is_held_until_its_send_time_without_counting_an_attemp
         POLICY,
         MAX_RECEIVE_COUNT,
     )
-    # Even at receive count 9 of 10: holding is not a failure, so no fresh copy is needed.
-    assert actions == RetryActions(hide={"rh-1": 40})
+    # At receive count 9 of 10, a fresh copy (SQS counts receives, not failures: a long pause or a cap
+    # would otherwise dead-letter it), its attempts unchanged: holding is not an attempt.
+    copy, delay = actions.requeue["sqs-1"]
+    assert (copy.attempts, copy.last_error, delay) == (0, None, 40)
+    assert actions.hide == {}
+
+
+def test_a_held_message_is_hidden_while_it_has_receives_left() -> None:
+    actions = plan_retries(
+        [received(1, receive_count=3)],
+        {"sqs-1": outcome(1, OutcomeKind.DEFERRED, retry_after=4.0, reason="workspace paused")},
+        POLICY,
+        MAX_RECEIVE_COUNT,
+    )
+    assert actions == RetryActions(hide={"rh-1": 4})
 
 
 def test_one_short_of_max_receive_count_a_fresh_copy_carries_the_attempts() -> None:

@@ -296,3 +296,19 @@ def test_each_workspace_gets_its_sender_and_a_capped_one_waits_for_its_own_slots
     # And each call carried its workspace's sender
     sent_capped = "m1" if deferred.message_id == "m0" else "m0"
     assert sorted(calls) == sorted([(sent_capped, "Acme"), ("m2", None), ("m3", None)])
+
+
+def test_a_capped_message_without_a_slot_goes_back_until_its_place_in_the_workspaces_line() -> None:
+    batch_sender = BatchSender(
+        make_send_once(lambda message, sender: ProviderReceipt()),
+        lambda demand: Unlimited(demand),
+        max_workers=1,
+        new_workspace_limiter=lambda workspace, cap, demand: Budget(0),
+        cap_line=lambda workspace, cap: 12.5,
+    )
+    (handed_back,) = batch_sender.send_all([sms(0, "capped")], time.monotonic() + 10, caps={"capped": 10})
+    assert (handed_back.kind, handed_back.reason, handed_back.retry_after) == (
+        OutcomeKind.DEFERRED,
+        "workspace rate cap",
+        12.5,
+    )

@@ -13,12 +13,14 @@ import pytest
 
 from queue_services.ratelimit import (
     LIGHT_MAX_RETRY_AFTER,
+    CappedLimiter,
     Pause,
     ProviderPushback,
     SharedRateLimiter,
     Skip,
     Slot,
     SlotPlan,
+    WorkspaceCapReached,
     pushback_for,
 )
 
@@ -249,3 +251,53 @@ def test_the_limiter_hands_429s_to_the_pushback() -> None:
     limiter.slow_down(None)
     assert claimer.pauses == [5.0]
     assert claimer.slots_asked == [2]
+
+
+def test_a_slot_after_the_deadline_is_not_taken_and_stays_for_the_next_call() -> None:
+    limiter, claimer, clock = limiter_for(50)  # 5 slots per claim, 20.4 ms apart
+    assert limiter.acquire(far())
+    # The next slot is 20.4 ms away: a call that may wait only 10 ms does not get it
+    assert not limiter.acquire(time.monotonic() + 0.010)
+    assert limiter.acquire(far())
+    assert len(claimer.claims) == 1
+    assert clock.slept == [pytest.approx(1 / 49, abs=1e-4)]
+
+
+class Grants:
+    """A limiter that says yes or no as told, recording the deadlines it was given."""
+
+    def __init__(self, answer: bool) -> None:
+        self.answer = answer
+        self.deadlines: list[float] = []
+        self.pauses: list[float | None] = []
+
+    def acquire(self, deadline: float, tokens: int = 1) -> bool:
+        self.deadlines.append(deadline - time.monotonic())
+        return self.answer
+
+    def slow_down(self, retry_after: float | None) -> None:
+        self.pauses.append(retry_after)
+
+
+@pytest.mark.parametrize(("workspace_ok", "channel_ok"), [(False, True), (True, False)])
+def test_a_capped_call_needs_its_workspace_slot_and_a_channel_slot_right_after(
+    workspace_ok: bool, channel_ok: bool
+) -> None:
+    workspace, channel = Grants(workspace_ok), Grants(channel_ok)
+    capped = CappedLimiter(workspace, channel, wait_seconds=0.2, slack_seconds=0.111)
+    with pytest.raises(WorkspaceCapReached):
+        capped.acquire(far())
+    # The workspace slot is waited for at most 0.2 s, the channel's at most one workspace slot (111 ms)
+    assert workspace.deadlines[0] == pytest.approx(0.2, abs=0.05)
+    if workspace_ok:
+        assert channel.deadlines[0] == pytest.approx(0.111, abs=0.05)
+    else:
+        assert channel.deadlines == []
+
+
+def test_a_capped_call_with_both_slots_goes_and_429s_reach_the_channel() -> None:
+    workspace, channel = Grants(True), Grants(True)
+    capped = CappedLimiter(workspace, channel, wait_seconds=0.2, slack_seconds=0.1)
+    assert capped.acquire(far())
+    capped.slow_down(1.0)
+    assert (channel.pauses, workspace.pauses) == ([1.0], [])

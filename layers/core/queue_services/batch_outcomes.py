@@ -45,7 +45,7 @@ def plan_retries(
 ) -> RetryActions:
     """The retry policy (README "Retries and backoff") applied to each retryable outcome, keyed by SQS id.
 
-    An early message is hidden until its send time (neither a failure nor an attempt). A record whose
+    An early, paused or capped message is hidden for its retry_after (neither a failure nor an attempt). A record whose
     receive count is one short of maxReceiveCount is re-queued as a fresh copy, so throttling can never
     dead-letter it; one still failing transiently after max_attempts deliveries is dead-lettered.
     """
@@ -55,7 +55,12 @@ def plan_retries(
         if outcome is None or not outcome.kind.retryable:
             continue
         if outcome.kind is OutcomeKind.DEFERRED and outcome.retry_after is not None:
-            actions.hide[item.receipt_handle] = retry_delay_seconds(outcome, 1, policy.base_seconds, policy.cap_seconds)
+            # Not an attempt (early, paused, capped): attempts stay, but the receive count still grows.
+            wait = retry_delay_seconds(outcome, 1, policy.base_seconds, policy.cap_seconds)
+            if item.receive_count >= max_receive_count - 1:
+                actions.requeue[item.sqs_id] = (item.message, wait)
+            else:
+                actions.hide[item.receipt_handle] = wait
             continue
         attempts = item.message.attempts + item.receive_count
         delay = retry_delay_seconds(outcome, attempts, policy.base_seconds, policy.cap_seconds)

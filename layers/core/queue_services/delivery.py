@@ -29,7 +29,7 @@ from queue_services.errors import (
 from queue_services.masking import mask_recipient
 from queue_services.models import Counters, ProviderReceipt, QueuedMessage
 from queue_services.observability import logger
-from queue_services.ratelimit import CappedLimiter, RateLimiter, WorkspaceCapReached
+from queue_services.ratelimit import CappedLimiter, RateLimiter, SlotPlan, WorkspaceCapReached
 
 EXPIRED = "expired"
 
@@ -110,9 +110,10 @@ class NoRateSlot(QueueServicesError):
     """No rate-limit slot within the invocation's time budget: the message was not attempted."""
 
 
-# A capped workspace's message waits at most this long for a slot of its workspace, then goes back to SQS
-# for as long again: its batch and sending threads stay free for the other workspaces.
+# A capped workspace's message waits at most this long for a slot of its workspace (messages coming back
+# from its waiting line arrive in whole-second groups), then goes back to SQS until its place in the line.
 CAP_WAIT_SECONDS = 1.0
+CAP_RETRY_SECONDS = 1.0
 
 
 class ExpiredWhileWaiting(QueueServicesError):
@@ -188,11 +189,14 @@ class BatchSender:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tokens_for: Callable[[QueuedMessage], int] = lambda message: 1,
         new_workspace_limiter: Callable[[str, float, int], RateLimiter] | None = None,
+        cap_line: Callable[[str, float], float] | None = None,
     ) -> None:
         self._send_once = send_once
         self._new_limiter = new_limiter
         self._tokens_for = tokens_for
         self._new_workspace_limiter = new_workspace_limiter
+        self._cap_line = cap_line
+        self._caps: dict[str, float | None] = {}
         self._max_workers = max_workers
         self._clock = clock
 
@@ -208,14 +212,16 @@ class BatchSender:
         if not messages:
             return []
         channel_limiter = self._new_limiter(sum(self._tokens_for(message) for message in messages))
-        limiters = self._limiters_by_workspace(messages, channel_limiter, caps or {})
+        self._caps = dict(caps or {})
+        limiters = self._limiters_by_workspace(messages, channel_limiter, self._caps)
         senders = senders or {}
         order = {id(message): index for index, message in enumerate(messages)}
         ordered = interleave_workspaces(group_by_workspace(messages))
         outcomes: list[DeliveryOutcome | None] = [None] * len(messages)
         with ThreadPoolExecutor(max_workers=min(self._max_workers, len(ordered)), thread_name_prefix="send") as pool:
             results = pool.map(
-                lambda m: self._send_one(m, limiters[m.workspace_id], deadline, senders.get(m.workspace_id)), ordered
+                lambda m: self._send_one(m, limiters[m.workspace_id], deadline, senders.get(m.workspace_id)),
+                ordered,
             )
             for message, outcome in zip(ordered, results, strict=True):
                 outcomes[order[id(message)]] = outcome
@@ -239,8 +245,23 @@ class BatchSender:
                 continue
             demand = sum(self._tokens_for(message) for message in group)
             own = self._new_workspace_limiter(workspace, cap, demand)
-            limiters[workspace] = CappedLimiter(own, channel_limiter, CAP_WAIT_SECONDS)
+            slot = SlotPlan.for_rate(cap).slot_seconds
+            limiters[workspace] = CappedLimiter(own, channel_limiter, CAP_WAIT_SECONDS, slot)
         return limiters
+
+    def _handed_back(self, message: QueuedMessage) -> DeliveryOutcome:
+        """A capped workspace's message with no slot now goes back to SQS until its place in the
+        workspace's waiting line (one place per workspace slot, across every worker), so that its returns
+        come at about the cap's pace instead of flooding the queue; a second if the line is unknown."""
+        ids = (message.message_id, message.workspace_id)
+        cap = self._caps.get(message.workspace_id)
+        wait = CAP_RETRY_SECONDS
+        if self._cap_line is not None and cap is not None:
+            try:
+                wait = max(CAP_RETRY_SECONDS, self._cap_line(message.workspace_id, cap))
+            except DependencyUnavailable:
+                wait = CAP_RETRY_SECONDS
+        return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "workspace rate cap", retry_after=wait)
 
     def _send_one(
         self, message: QueuedMessage, limiter: RateLimiter, deadline: float, sender: str | None
@@ -285,7 +306,7 @@ class BatchSender:
                 sender=sender,
             )
         except WorkspaceCapReached:
-            return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "workspace rate cap", retry_after=CAP_WAIT_SECONDS)
+            return self._handed_back(message)
         except NoRateSlot:
             return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "no rate-limit slot in time")
         except DependencyUnavailable as error:

@@ -116,7 +116,8 @@ class MessageIntake:
         if record.status is MessageStatus.SCHEDULED and record.schedule_name:
             # Not found means it already fired: the copy in SQS is then skipped by the worker.
             self._schedules.delete(Channel(record.channel), record.schedule_name)
-        cancelled = self._ledger.transition(record, {"status": MessageStatus.CANCELLED}, now)
+        # A cancelled message is never sent: its full recipient and text go with it (README "payload").
+        cancelled = self._ledger.transition(record, {"status": MessageStatus.CANCELLED, "payload": None}, now)
         if cancelled is None:
             return self._refused(message_id, principal, "cancelled")
         return cancelled

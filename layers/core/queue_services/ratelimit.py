@@ -228,6 +228,9 @@ class SharedRateLimiter:
                 if now > at + lateness:
                     self.dropped += tokens
                     continue
+                if at > wall_deadline:
+                    self._used -= tokens  # not taken: another call of this invocation may still use it
+                    return False
                 self._granted += tokens
             if at > now:
                 self._sleep(at - now)
@@ -246,21 +249,28 @@ class WorkspaceCapReached(Exception):
 
 
 class CappedLimiter:
-    """A capped workspace's view: a slot of the workspace's own limiter, then one of the channel's.
+    """A capped workspace's view: a slot of the workspace's own limiter, then one of the channel's within
+    one workspace slot of it.
 
-    The workspace's slots are spaced for its cap, so a call made at (or just after) its workspace slot
-    keeps the workspace under its cap; the channel slot keeps the channel under the provider's rate.
+    The workspace's slots are spaced for its cap (9 a second for a cap of 10), and its calls are made at
+    most one workspace slot after their workspace slot's time, so a sliding second holds at most its
+    slots + 2 (11 for a cap of 10); the channel slot keeps the channel under the provider's rate. A
+    message that gets no workspace slot within wait_seconds, or no channel slot right after one, is
+    handed back (WorkspaceCapReached), so its thread is soon free for the other workspaces.
     """
 
-    def __init__(self, workspace: RateLimiter, channel: RateLimiter, wait_seconds: float) -> None:
+    def __init__(self, workspace: RateLimiter, channel: RateLimiter, wait_seconds: float, slack_seconds: float) -> None:
         self._workspace = workspace
-        self._channel = channel
+        self.channel = channel
         self._wait = wait_seconds
+        self._slack = slack_seconds
 
     def acquire(self, deadline: float, tokens: int = 1) -> bool:
         if not self._workspace.acquire(min(deadline, time.monotonic() + self._wait), tokens):
             raise WorkspaceCapReached("no slot of the workspace's cap in time")
-        return self._channel.acquire(deadline, tokens)
+        if not self.channel.acquire(min(deadline, time.monotonic() + self._slack), tokens):
+            raise WorkspaceCapReached("no channel slot right after the workspace's")
+        return True
 
     def slow_down(self, retry_after: float | None) -> None:
-        self._channel.slow_down(retry_after)
+        self.channel.slow_down(retry_after)

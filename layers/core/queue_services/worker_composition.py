@@ -6,6 +6,7 @@ load there, not in the first batch, and the api and authorizer never load them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cache, partial
 
@@ -51,6 +52,12 @@ def workspace_claimer(channel: Channel, workspace_id: str, cap: float) -> Dynamo
     return DynamoDbSlotClaimer(aws_client("dynamodb"), table, f"{channel}#workspace#{workspace_id}", plan)
 
 
+def place_in_line(claimer: DynamoDbSlotClaimer) -> float:
+    """Seconds until a capped message handed back now should return: its place in the workspace's line."""
+    now = time.time()
+    return claimer.place_in_line(now, claimer.plan.slot_seconds) - now
+
+
 @cache
 def channel_worker(channel: Channel) -> ChannelWorker:
     settings = get_settings()
@@ -88,6 +95,7 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         new_workspace_limiter=lambda workspace, cap, demand: SharedRateLimiter(
             workspace_claimer(channel, workspace, cap), demand
         ),
+        cap_line=lambda workspace, cap: place_in_line(workspace_claimer(channel, workspace, cap)),
     )
     queues = RetryQueues(
         send=send_queue(channel),

@@ -115,3 +115,33 @@ class DynamoDbSlotClaimer:
                 ExpressionAttributeNames={"#cap": "cap"},
                 ExpressionAttributeValues={":cap": {"N": str(cap)}, ":expires": {"N": str(second + 3600)}},
             )
+
+    def place_in_line(self, now: float, step: float) -> float:
+        """Book the next place in this limiter's waiting line, step seconds after the last one (or after
+        now, if the line has run dry): when a message handed back for lack of a slot should come back."""
+        key = {"pk": {"S": self._pk}, "sk": {"S": "line"}}
+        names = {"#until": "until"}
+        later = {":step": {"N": f"{step:.6f}"}, ":now": {"N": f"{now:.6f}"}}
+        first = {":first": {"N": f"{now + step:.6f}"}, ":now": later[":now"], ":expires": {"N": str(int(now) + 3600)}}
+        attempts = (
+            ("SET #until = #until + :step", "#until >= :now", later),
+            ("SET #until = :first, expiresAt = :expires", "attribute_not_exists(#until) OR #until < :now", first),
+        )
+        while True:
+            for update, condition, values in attempts:
+                self.writes += 1
+                answer, _ = call_aws_or_refusal(
+                    self._ddb,
+                    "update_item",
+                    "rate-limit table",
+                    "ConditionalCheckFailedException",
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="UPDATED_NEW",
+                )
+                if answer is not None:
+                    return float(answer["Attributes"]["until"]["N"])
