@@ -134,9 +134,9 @@ def test_a_second_429_never_lifts_an_earlier_longer_pause(dynamodb: Any) -> None
 def test_the_waiting_line_hands_out_places_one_step_apart_and_restarts_when_dry(dynamodb: Any) -> None:
     claimers = [DynamoDbSlotClaimer(dynamodb, "rate", "sms#workspace#ws-1", SlotPlan.for_rate(10)) for _ in range(2)]
     now = 2_000_000_000.0
-    places = [claimers[n % 2].place_in_line(now, 0.1) for n in range(5)]
-    # Across environments, one place per step after now, in order
-    assert places == pytest.approx([now + 0.1 * n for n in range(1, 6)])
-    # Once the line has passed, the next place is one step after the new now
+    places = [place for n in range(3) for place in claimers[n % 2].places_in_line(now, 0.1, 2)]
+    # Across environments, two places a call, one step apart after now, in order
+    assert places == pytest.approx([now + 0.1 * n for n in range(1, 7)])
+    # Once the line has passed, the next places start one step after the new now
     later = now + 60
-    assert claimers[0].place_in_line(later, 0.1) == pytest.approx(later + 0.1)
+    assert claimers[0].places_in_line(later, 0.1, 3) == pytest.approx([later + 0.1, later + 0.2, later + 0.3])

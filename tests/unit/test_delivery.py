@@ -298,17 +298,24 @@ def test_each_workspace_gets_its_sender_and_a_capped_one_waits_for_its_own_slots
     assert sorted(calls) == sorted([(sent_capped, "Acme"), ("m2", None), ("m3", None)])
 
 
-def test_a_capped_message_without_a_slot_goes_back_until_its_place_in_the_workspaces_line() -> None:
+def test_capped_messages_without_a_slot_go_back_until_their_places_in_the_line_booked_once() -> None:
+    booked: list[tuple[str, float, int]] = []
+
+    def cap_line(workspace: str, cap: float, count: int) -> list[float]:
+        booked.append((workspace, cap, count))
+        return [12.5 + n for n in range(count)]
+
     batch_sender = BatchSender(
         make_send_once(lambda message, sender: ProviderReceipt()),
         lambda demand: Unlimited(demand),
-        max_workers=1,
+        max_workers=2,
         new_workspace_limiter=lambda workspace, cap, demand: Budget(0),
-        cap_line=lambda workspace, cap: 12.5,
+        cap_line=cap_line,
     )
-    (handed_back,) = batch_sender.send_all([sms(0, "capped")], time.monotonic() + 10, caps={"capped": 10})
-    assert (handed_back.kind, handed_back.reason, handed_back.retry_after) == (
-        OutcomeKind.DEFERRED,
-        "workspace rate cap",
-        12.5,
-    )
+    outcomes = batch_sender.send_all([sms(0, "capped"), sms(1, "capped")], time.monotonic() + 10, caps={"capped": 10})
+    # One booking for the batch's two, each with its own place
+    assert booked == [("capped", 10, 2)]
+    assert [(o.kind, o.reason, o.retry_after) for o in outcomes] == [
+        (OutcomeKind.DEFERRED, "workspace rate cap", 12.5),
+        (OutcomeKind.DEFERRED, "workspace rate cap", 13.5),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 import uuid
@@ -114,6 +115,7 @@ class NoRateSlot(QueueServicesError):
 # from its waiting line arrive in whole-second groups), then goes back to SQS until its place in the line.
 CAP_WAIT_SECONDS = 1.0
 CAP_RETRY_SECONDS = 1.0
+CAPPED = "workspace rate cap"
 
 
 class ExpiredWhileWaiting(QueueServicesError):
@@ -189,14 +191,13 @@ class BatchSender:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tokens_for: Callable[[QueuedMessage], int] = lambda message: 1,
         new_workspace_limiter: Callable[[str, float, int], RateLimiter] | None = None,
-        cap_line: Callable[[str, float], float] | None = None,
+        cap_line: Callable[[str, float, int], list[float]] | None = None,
     ) -> None:
         self._send_once = send_once
         self._new_limiter = new_limiter
         self._tokens_for = tokens_for
         self._new_workspace_limiter = new_workspace_limiter
         self._cap_line = cap_line
-        self._caps: dict[str, float | None] = {}
         self._max_workers = max_workers
         self._clock = clock
 
@@ -212,8 +213,8 @@ class BatchSender:
         if not messages:
             return []
         channel_limiter = self._new_limiter(sum(self._tokens_for(message) for message in messages))
-        self._caps = dict(caps or {})
-        limiters = self._limiters_by_workspace(messages, channel_limiter, self._caps)
+        caps = caps or {}
+        limiters = self._limiters_by_workspace(messages, channel_limiter, caps)
         senders = senders or {}
         order = {id(message): index for index, message in enumerate(messages)}
         ordered = interleave_workspaces(group_by_workspace(messages))
@@ -225,6 +226,7 @@ class BatchSender:
             )
             for message, outcome in zip(ordered, results, strict=True):
                 outcomes[order[id(message)]] = outcome
+        self._place_in_lines(outcomes, caps)
         logger.debug(
             "batch paced",
             extra={
@@ -249,19 +251,28 @@ class BatchSender:
             limiters[workspace] = CappedLimiter(own, channel_limiter, CAP_WAIT_SECONDS, slot)
         return limiters
 
-    def _handed_back(self, message: QueuedMessage) -> DeliveryOutcome:
-        """A capped workspace's message with no slot now goes back to SQS until its place in the
-        workspace's waiting line (one place per workspace slot, across every worker), so that its returns
-        come at about the cap's pace instead of flooding the queue; a second if the line is unknown."""
-        ids = (message.message_id, message.workspace_id)
-        cap = self._caps.get(message.workspace_id)
-        wait = CAP_RETRY_SECONDS
-        if self._cap_line is not None and cap is not None:
+    def _place_in_lines(self, outcomes: list[DeliveryOutcome | None], caps: Mapping[str, float | None]) -> None:
+        """Capped workspaces' messages handed back go back to SQS until their places in their workspace's
+        waiting line (one place per workspace slot, across every worker; one write per workspace and
+        batch), so that they return at about the cap's pace instead of flooding the queue."""
+        if self._cap_line is None:
+            return
+        waiting: dict[str, list[int]] = defaultdict(list)
+        for index, outcome in enumerate(outcomes):
+            if outcome is not None and outcome.reason == CAPPED:
+                waiting[outcome.workspace_id].append(index)
+        for workspace, indexes in waiting.items():
+            cap = caps.get(workspace)
+            if cap is None:
+                continue
             try:
-                wait = max(CAP_RETRY_SECONDS, self._cap_line(message.workspace_id, cap))
+                waits = self._cap_line(workspace, cap, len(indexes))
             except DependencyUnavailable:
-                wait = CAP_RETRY_SECONDS
-        return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "workspace rate cap", retry_after=wait)
+                continue  # they come back in CAP_RETRY_SECONDS instead
+            for index, wait in zip(indexes, waits, strict=True):
+                handed_back = outcomes[index]
+                assert handed_back is not None
+                outcomes[index] = dataclasses.replace(handed_back, retry_after=max(CAP_RETRY_SECONDS, wait))
 
     def _send_one(
         self, message: QueuedMessage, limiter: RateLimiter, deadline: float, sender: str | None
@@ -306,7 +317,8 @@ class BatchSender:
                 sender=sender,
             )
         except WorkspaceCapReached:
-            return self._handed_back(message)
+            # Its place in the workspace's waiting line is given with the batch's others (_place_in_lines).
+            return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, CAPPED, retry_after=CAP_RETRY_SECONDS)
         except NoRateSlot:
             return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "no rate-limit slot in time")
         except DependencyUnavailable as error:

@@ -47,16 +47,27 @@ def validation_error_response(errors: list[dict[str, Any]]) -> Response[Any]:
     return _json(422, f"invalid request: {fields}", detail)
 
 
-def _problem(status: int, field: str, message: str, location: str = "body") -> dict[str, Any]:
+# Fields that are request headers, not body fields: their errors are located in the header.
+_HEADER_FIELDS = frozenset({"Content-Type", "Idempotency-Key"})
+
+
+def _problem(status: int, field: str, message: str) -> dict[str, Any]:
+    """The JSON body of a refusal naming one field (the body itself, a body field or a header)."""
+    location = "header" if field in _HEADER_FIELDS else "body"
     loc = [location] if field == location else [location, field]
     detail = [{"loc": loc, "field": field, "type": "value_error", "msg": message}]
     return {"statusCode": status, "message": f"{field}: {message}", "detail": detail}
 
 
+def _field_response(status: int, field: str, message: str) -> Response[Any]:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=_problem(status, field, message)
+    )
+
+
 def refusal_answer(refusal: Refusal) -> dict[str, Any]:
     """A request refused before routing, as the proxy result API Gateway expects."""
-    location = "header" if refusal.field == "Content-Type" else "body"
-    body = _problem(refusal.status, refusal.field, refusal.message, location)
+    body = _problem(refusal.status, refusal.field, refusal.message)
     return {"statusCode": refusal.status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
 
@@ -69,19 +80,15 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     def _request_error(exc: RequestError) -> Response[Any]:
         if exc.field is None:
             return _json(exc.status_code, exc.message)
-        loc = ["body", exc.field]
-        detail = [{"loc": loc, "field": exc.field, "type": "value_error", "msg": exc.message}]
-        return _json(exc.status_code, f"{exc.field}: {exc.message}", detail)
+        return _field_response(exc.status_code, exc.field, exc.message)
 
     @app.exception_handler(RecursionError)
     def _too_deep(exc: RecursionError) -> Response[Any]:
-        problem = _problem(400, "body", "JSON nested too deeply")
-        return _json(400, problem["message"], problem["detail"])
+        return _field_response(400, "body", "JSON nested too deeply")
 
     @app.exception_handler(IdempotencyValidationError)
     def _other_body(exc: IdempotencyValidationError) -> Response[Any]:
-        problem = _problem(422, "Idempotency-Key", "this key was used with another body in the last 24 hours", "header")
-        return _json(422, problem["message"], problem["detail"])
+        return _field_response(422, "Idempotency-Key", "this key was used with another body in the last 24 hours")
 
     @app.exception_handler(IdempotencyAlreadyInProgressError)
     def _in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[Any]:

@@ -261,16 +261,16 @@ class CappedLimiter:
 
     def __init__(self, workspace: RateLimiter, channel: RateLimiter, wait_seconds: float, slack_seconds: float) -> None:
         self._workspace = workspace
-        self.channel = channel
+        self._channel = channel
         self._wait = wait_seconds
         self._slack = slack_seconds
 
     def acquire(self, deadline: float, tokens: int = 1) -> bool:
         if not self._workspace.acquire(min(deadline, time.monotonic() + self._wait), tokens):
             raise WorkspaceCapReached("no slot of the workspace's cap in time")
-        if not self.channel.acquire(min(deadline, time.monotonic() + self._slack), tokens):
+        if not self._channel.acquire(min(deadline, time.monotonic() + self._slack), tokens):
             raise WorkspaceCapReached("no channel slot right after the workspace's")
         return True
 
     def slow_down(self, retry_after: float | None) -> None:
-        self.channel.slow_down(retry_after)
+        self._channel.slow_down(retry_after)

@@ -52,10 +52,11 @@ def workspace_claimer(channel: Channel, workspace_id: str, cap: float) -> Dynamo
     return DynamoDbSlotClaimer(aws_client("dynamodb"), table, f"{channel}#workspace#{workspace_id}", plan)
 
 
-def place_in_line(claimer: DynamoDbSlotClaimer) -> float:
-    """Seconds until a capped message handed back now should return: its place in the workspace's line."""
+def places_in_line(claimer: DynamoDbSlotClaimer, count: int) -> list[float]:
+    """Seconds until each of count capped messages handed back now should return: their places in the
+    workspace's waiting line."""
     now = time.time()
-    return claimer.place_in_line(now, claimer.plan.slot_seconds) - now
+    return [place - now for place in claimer.places_in_line(now, claimer.plan.slot_seconds, count)]
 
 
 @cache
@@ -95,7 +96,7 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         new_workspace_limiter=lambda workspace, cap, demand: SharedRateLimiter(
             workspace_claimer(channel, workspace, cap), demand
         ),
-        cap_line=lambda workspace, cap: place_in_line(workspace_claimer(channel, workspace, cap)),
+        cap_line=lambda workspace, cap, count: places_in_line(workspace_claimer(channel, workspace, cap), count),
     )
     queues = RetryQueues(
         send=send_queue(channel),

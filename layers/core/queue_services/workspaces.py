@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -52,15 +53,7 @@ class SettingsStore(Protocol):
 
 
 def settings_view(settings: WorkspaceSettings) -> WorkspaceSettingsView:
-    return WorkspaceSettingsView(
-        workspace_id=settings.workspace_id,
-        sms_from=settings.sms_from,
-        email_from=settings.email_from,
-        sms_per_second=settings.sms_per_second,
-        email_per_second=settings.email_per_second,
-        paused=settings.paused,
-        updated_at=settings.updated_at,
-    )
+    return WorkspaceSettingsView(**dataclasses.asdict(settings))
 
 
 class WorkspaceDirectory:

@@ -49,10 +49,6 @@ class ApiKeyStore:
         item = call_aws(self._ddb, "get_item", "api keys table", TableName=self._table, Key=key).get("Item")
         return _stored(item) if item else None
 
-    def lookup(self, api_key: str) -> Principal | None:
-        stored = self.find(api_key)
-        return stored.principal if stored else None
-
     def add(self, api_key: str, principal: Principal, label: str | None, created_at: str) -> KeyRecord:
         item = api_key_item(api_key, principal, label, created_at)
         call_aws(

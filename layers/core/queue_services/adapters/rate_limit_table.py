@@ -116,13 +116,15 @@ class DynamoDbSlotClaimer:
                 ExpressionAttributeValues={":cap": {"N": str(cap)}, ":expires": {"N": str(second + 3600)}},
             )
 
-    def place_in_line(self, now: float, step: float) -> float:
-        """Book the next place in this limiter's waiting line, step seconds after the last one (or after
-        now, if the line has run dry): when a message handed back for lack of a slot should come back."""
+    def places_in_line(self, now: float, step: float, count: int) -> list[float]:
+        """Book the next count places in this limiter's waiting line, step seconds apart after the last one
+        (or after now, if the line has run dry), in one write: when messages handed back for lack of a
+        slot should come back."""
         key = {"pk": {"S": self._pk}, "sk": {"S": "line"}}
         names = {"#until": "until"}
-        later = {":step": {"N": f"{step:.6f}"}, ":now": {"N": f"{now:.6f}"}}
-        first = {":first": {"N": f"{now + step:.6f}"}, ":now": later[":now"], ":expires": {"N": str(int(now) + 3600)}}
+        span = step * count
+        later = {":step": {"N": f"{span:.6f}"}, ":now": {"N": f"{now:.6f}"}}
+        first = {":first": {"N": f"{now + span:.6f}"}, ":now": later[":now"], ":expires": {"N": str(int(now) + 3600)}}
         attempts = (
             ("SET #until = #until + :step", "#until >= :now", later),
             ("SET #until = :first, expiresAt = :expires", "attribute_not_exists(#until) OR #until < :now", first),
@@ -144,4 +146,5 @@ class DynamoDbSlotClaimer:
                     ReturnValues="UPDATED_NEW",
                 )
                 if answer is not None:
-                    return float(answer["Attributes"]["until"]["N"])
+                    last = float(answer["Attributes"]["until"]["N"])
+                    return [last - step * n for n in reversed(range(count))]
