@@ -28,7 +28,7 @@ def cell(value: Any) -> str:
 def show_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # ids must stay whole to be copied, even in 80 columns
     for row in rows:
         table.add_row(*(cell(row.get(column)) for column in columns))
     console.print(table)
