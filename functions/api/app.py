@@ -2,23 +2,19 @@
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from queue_services import composition
-from queue_services.http_errors import refusal_answer, register_error_handlers
+from queue_services.api import build_api
+from queue_services.http_errors import refusal_answer
 from queue_services.observability import logger, tracer
 from queue_services.request_guards import check_request
-from queue_services.routes import ROUTERS
 from queue_services.settings import get_settings
 
 get_settings()  # fail the cold start, not the first request, if the environment is wrong
 
-app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
-register_error_handlers(app)
-for router in ROUTERS:
-    app.include_router(router)
+app = build_api()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -70,6 +70,7 @@ def test_settings_are_replaced_read_back_and_listed(stack: Stack) -> None:
         ({"emailFrom": "Acme <not an address>"}, "emailFrom"),
         ({"emailFrom": "Acme <a@b.example"}, "emailFrom"),
         ({"smsPerSecond": 0}, "smsPerSecond"),
+        ({"smsPerSecond": 5e-324}, "smsPerSecond"),  # found by the fuzzer: DynamoDB refused it (a 503)
         ({"smsPerSecond": 5001}, "smsPerSecond"),  # over the channel's rate (5,000/s in this tier)
         ({"emailPerSecond": 100_001}, "emailPerSecond"),
         ({"paused": "yes please"}, "paused"),

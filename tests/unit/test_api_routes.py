@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-
 from local_stack.routing import routes_from_template
 from local_stack.template import load_template
-from queue_services.routes import ROUTERS
+from queue_services.api import build_api
 
 
 def resolver_routes() -> set[tuple[str, str]]:
-    app = APIGatewayRestResolver(enable_validation=True)
-    for router in ROUTERS:
-        app.include_router(router)
-    paths = app.get_openapi_schema().paths or {}
+    paths = build_api().get_openapi_schema().paths or {}
     return {
         (method.upper(), path)
         for path, item in paths.items()

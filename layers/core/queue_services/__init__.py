@@ -2,8 +2,8 @@
 
 Public surface — what handlers, the local stack and tools import; everything else is internal:
 
-- ``queue_services.routes.ROUTERS``: the api's Powertools Routers (messages, metrics, admin, health)
-- ``queue_services.http_errors.register_error_handlers``: the errors → HTTP mapping of a resolver
+- ``queue_services.api.build_api``: the api's resolver (every Router of ``queue_services.routes``, error handlers)
+- ``queue_services.http_errors.refusal_answer``: a request refused before routing, as a proxy result
 - ``queue_services.composition``: ``message_intake``, ``metrics_store``, ``api_key_store``, ``send_queue``,
   ``dead_letter_queue``, ``ledger``, ``schedule_store``, ``reset``
 - ``queue_services.worker_composition``: ``channel_worker``, ``slot_claimer`` (workers only)

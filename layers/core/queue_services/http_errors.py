@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
@@ -75,6 +75,11 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:
         return validation_error_response(list(exc.errors()))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_type(exc: RequestUnsupportedContentType) -> Response[Any]:
+        # A type the guards let through (text/plain, ...): Powertools' own 415 body names nothing.
+        return _field_response(415, "Content-Type", "send the body as JSON, with Content-Type: application/json")
 
     @app.exception_handler(RequestError)
     def _request_error(exc: RequestError) -> Response[Any]:

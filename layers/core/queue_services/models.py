@@ -296,7 +296,8 @@ SmsSender = Annotated[str, StringConstraints(strip_whitespace=True, max_length=3
 EmailSender = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=400), AfterValidator(check_email_sender)
 ]
-Cap = Annotated[float, Field(gt=0, le=100_000, description="most messages a second for this workspace")]
+# At least one message every 10 s: smaller caps are a mistake (and 5e-324 is not a number DynamoDB stores).
+Cap = Annotated[float, Field(ge=0.1, le=100_000, description="most messages a second for this workspace")]
 
 
 class WorkspaceSettingsRequest(CamelModel):

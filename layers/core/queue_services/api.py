@@ -1,0 +1,17 @@
+"""The api function's resolver: every Router included, errors translated in one place (http_errors)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+from queue_services.http_errors import register_error_handlers
+from queue_services.routes import ROUTERS
+
+
+def build_api() -> APIGatewayRestResolver:
+    """The resolver functions/api/app.py serves; its OpenAPI document is the one the fuzz tests start from."""
+    app = APIGatewayRestResolver(enable_validation=True, response_validation_error_http_code=500)
+    register_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
