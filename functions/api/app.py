@@ -7,14 +7,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from queue_services import composition
 from queue_services.api import build_api
+from queue_services.cors import cors_config, cors_headers
 from queue_services.http_errors import refusal_answer
 from queue_services.observability import logger, tracer
 from queue_services.request_guards import check_request
 from queue_services.settings import get_settings
 
-get_settings()  # fail the cold start, not the first request, if the environment is wrong
+settings = get_settings()  # fail the cold start, not the first request, if the environment is wrong
 
-app = build_api()
+cors = cors_config(settings.cors_allowed_origins)
+app = build_api(cors)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
@@ -24,5 +26,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     composition.idempotent_intake().config.register_lambda_context(context)
     refusal = check_request(event)
     if refusal is not None:
-        return refusal_answer(refusal)
+        return refusal_answer(refusal, cors_headers(cors, event))
     return app.resolve(event, context)

@@ -40,12 +40,23 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int]] = {
     ("GET", "/api/admin/keys"): (403, 403, 200),
     ("DELETE", "/api/admin/keys/{keyId}"): (403, 403, 200),
 }
-PUBLIC = {("GET", "/health")}
+# Answered without a key: health, and CORS preflight (404 here: this stack allows no origin; see test_cors.py).
+PUBLIC = {("GET", "/health"): 200, ("OPTIONS", "/{proxy+}"): 404}
 
 
 def test_every_route_of_the_template_has_its_row() -> None:
     routes = {(route.method, route.resource) for route in routes_from_template(load_template())}
-    assert routes == set(EXPECTED) | PUBLIC
+    assert routes == set(EXPECTED) | set(PUBLIC)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize(("method", "resource"), sorted(PUBLIC))
+def test_public_route_by_key(stack: LocalStackProcess, revoked_key: str, method: str, resource: str, cell: str) -> None:
+    path = resource.replace("{proxy+}", "api/schedule-sms")
+    headers = {} if cell == NONE else {"x-api-key": revoked_key if cell == REVOKED else KEYS[cell]}
+    answer = requests.request(method, f"{stack.api}{path}", headers=headers, timeout=15)
+    assert answer.status_code == PUBLIC[(method, resource)], answer.text
+    assert "Access-Control-Allow-Origin" not in answer.headers
 
 
 def new_message(stack: LocalStackProcess) -> str:

@@ -65,10 +65,11 @@ def _field_response(status: int, field: str, message: str) -> Response[Any]:
     )
 
 
-def refusal_answer(refusal: Refusal) -> dict[str, Any]:
-    """A request refused before routing, as the proxy result API Gateway expects."""
+def refusal_answer(refusal: Refusal, extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """A request refused before routing, as the proxy result API Gateway expects (CORS headers as extra)."""
     body = _problem(refusal.status, refusal.field, refusal.message)
-    return {"statusCode": refusal.status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+    headers = {"Content-Type": "application/json", **(extra_headers or {})}
+    return {"statusCode": refusal.status, "headers": headers, "body": json.dumps(body)}
 
 
 def register_error_handlers(app: APIGatewayRestResolver) -> None:

@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl
 
 from queue_services.channels import Channel, SmsRateUnit
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def _split_origins(value: Any) -> Any:
+    """CORS_ALLOWED_ORIGINS is a comma-separated list ("" for none, the default)."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _check_origins(origins: tuple[str, ...]) -> tuple[str, ...]:
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ValueError(f"{origin!r} is not an origin: scheme://host[:port], no path (or * for any)")
+    return origins
+
+
+Origins = Annotated[tuple[str, ...], BeforeValidator(_split_origins), AfterValidator(_check_origins)]
 
 
 class Settings(BaseModel):
@@ -47,6 +68,8 @@ class Settings(BaseModel):
     # Backoff for transient provider errors: full jitter up to min(cap, base * 2 ** (attempt - 1)).
     retry_base_seconds: float = Field(alias="RETRY_BASE_SECONDS", default=2, gt=0)
     retry_max_seconds: float = Field(alias="RETRY_MAX_SECONDS", default=300, gt=0, le=43_200)
+    # Browser origins allowed to call the API (api function only); none by default, so no CORS headers at all.
+    cors_allowed_origins: Origins = Field(alias="CORS_ALLOWED_ORIGINS", default=())
 
     def queue_url(self, channel: Channel) -> str:
         return self.sms_queue_url if channel is Channel.SMS else self.email_queue_url
