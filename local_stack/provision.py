@@ -74,7 +74,7 @@ def provision(resolver: Resolver, session: Any, endpoint_url: str | None = None)
             arn = scheduler.create_schedule_group(Name=name)["ScheduleGroupArn"]
             resolver.resources[logical_id] = LocalResource(name, {"Arn": arn})
 
-    # IAM is not emulated (every call is allowed); roles only need ARNs that Ref/GetAtt can resolve.
+    # Roles only need ARNs that Ref/GetAtt can resolve; functions' policies are checked by the emulator (iam.py).
     for logical_id in resources_of_type(template, "AWS::IAM::Role"):
         arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}"
         resolver.resources[logical_id] = LocalResource(logical_id, {"Arn": arn, "RoleId": logical_id})

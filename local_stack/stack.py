@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import requests
 
+from local_stack import iam
 from local_stack.gateway import LocalGateway
 from local_stack.gc_pauses import freeze_after_full_collections
 from local_stack.handler_logs import HandlerLogRelay
@@ -125,6 +127,9 @@ class LocalStack:
             provision(self.resolver, session, endpoint_url=self.aws_url)
             mount_layers(self.template)  # the stack itself imports queue_services to hash the seeded keys
             self._seed_api_keys(session)
+            # From here on, each function's calls are checked against its template policies (local_stack.iam).
+            grants = iam.grants_to_json(iam.function_grants(self.template, self.resolver))
+            requests.put(f"{self.aws_url}/_emulator/iam", json=grants, timeout=10).raise_for_status()
             mappings = mappings_from_template(self.resolver)
             self._start_functions(mappings)
             self.gateway = LocalGateway(ApiRouter(self.template, self.functions), config.api_port).start()
@@ -186,7 +191,8 @@ class LocalStack:
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "local",
+            # The function's own key: the emulator checks its calls against its template policies (local_stack.iam).
+            "AWS_ACCESS_KEY_ID": logical_id,
             "AWS_SECRET_ACCESS_KEY": "local",
             "_HANDLER": spec.handler,
             "LAMBDA_TASK_ROOT": str(ROOT / spec.code_uri),

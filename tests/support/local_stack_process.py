@@ -167,8 +167,13 @@ def running_stack(log_dir: Path, *params: str) -> Iterator[LocalStackProcess]:
             process.wait()
     # Everything every test did through this stack is in its log: none of it may show a recipient or a text.
     # (The start-up banner's example request is the stack's own text, not a caller's: it is left out.)
-    leaked = personal_data_in(stack.log().split(BANNER_END, 1)[-1])
+    log = stack.log()
+    leaked = personal_data_in(log.split(BANNER_END, 1)[-1])
     assert not leaked, f"the local stack's log ({log_path}) shows personal data: {leaked[:10]}"
+    # Each function's calls were checked against its template policies: any refusal is a missing permission
+    # that would fail the same way on AWS (local_stack/iam.py).
+    refused = sorted({line.split("IAM denied: ", 1)[1] for line in log.splitlines() if "IAM denied: " in line})
+    assert not refused, f"calls the template's policies do not allow ({log_path}): {refused[:10]}"
 
 
 @pytest.fixture(scope="session")
