@@ -6,8 +6,9 @@ id; the emulator (local_stack.emulator) reads it from the request's SigV4 creden
 AWS would, any action on any resource that no statement of that function's `Policies` allows. Calls signed
 with another key (the stack itself, its pollers and scheduler, tests) are not checked.
 
-Only inline `Statement` policies are understood: SAM policy templates (DynamoDBCrudPolicy, ...) grant more
-than a function needs, and the template does not use them.
+Each function names its own execution role (`Role:`), whose inline policies are what is checked: SAM's
+generated roles and policy templates (AWSLambdaBasicExecutionRole, DynamoDBCrudPolicy, ...) grant actions
+on every resource, and the template uses none of them.
 """
 
 from __future__ import annotations
@@ -57,14 +58,22 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 
 
 def function_grants(template: dict[str, Any], resolver: Resolver) -> dict[str, list[Grant]]:
-    """Each function's Allow statements, resolved to local ARNs (call after provisioning)."""
+    """Each function's Allow statements (those of its execution role), resolved to local ARNs.
+
+    Call after provisioning. A function must name its role (`Role: !GetAtt XRole.Arn`): without one, SAM
+    would make a role with managed policies on every resource.
+    """
+    roles = resources_of_type(template, "AWS::IAM::Role")
     grants: dict[str, list[Grant]] = {}
     for logical_id, spec in resources_of_type(template, "AWS::Serverless::Function").items():
+        props = spec.get("Properties", {})
+        role = props.get("Role")
+        if "Policies" in props or not (isinstance(role, dict) and "Fn::GetAtt" in role):
+            raise ValueError(f"{logical_id}: give it Role: !GetAtt <its role>.Arn, not SAM Policies")
+        role_id = role["Fn::GetAtt"][0]
         found: list[Grant] = []
-        for policy in resolver.resolve(spec.get("Properties", {}).get("Policies", [])):
-            if not isinstance(policy, dict) or set(policy) != {"Statement"}:
-                raise ValueError(f"{logical_id}: only inline Statement policies are supported, not {policy!r:.80}")
-            for statement in policy["Statement"]:
+        for policy in resolver.resolve(roles[role_id].get("Properties", {}).get("Policies", [])):
+            for statement in policy["PolicyDocument"]["Statement"]:
                 # Conditions are not evaluated: the only one (iam:PassedToService on PassRole) guards a call
                 # AWS makes itself, which the emulator never sees.
                 if statement.get("Effect") != "Allow":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from local_stack.template import ACCOUNT_ID, LocalResource, Resolver, resources_of_type
+from local_stack.template import ACCOUNT_ID, REGION, LocalResource, Resolver, resources_of_type
 
 _QUEUE_ATTRIBUTES = (
     "DelaySeconds",
@@ -78,6 +78,11 @@ def provision(resolver: Resolver, session: Any, endpoint_url: str | None = None)
     for logical_id in resources_of_type(template, "AWS::IAM::Role"):
         arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}"
         resolver.resources[logical_id] = LocalResource(logical_id, {"Arn": arn, "RoleId": logical_id})
+
+    # Functions log to stdout locally; their log groups only need names and ARNs for the roles' policies.
+    for logical_id in resources_of_type(template, "AWS::Logs::LogGroup"):
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/{logical_id}:*"
+        resolver.resources[logical_id] = LocalResource(f"/aws/lambda/{logical_id}", {"Arn": arn})
 
     # The REST API's id only appears in URLs; a fixed local id keeps Outputs and Sub resolvable.
     for logical_id in resources_of_type(template, "AWS::Serverless::Api"):

@@ -143,11 +143,11 @@ def test_schedule_groups_and_the_scheduler_role() -> None:
 
 
 def test_the_api_may_manage_schedules_in_its_groups_and_pass_only_the_scheduler_role() -> None:
+    assert props("ApiFunction")["Role"] == {"Fn::GetAtt": ["ApiFunctionRole", "Arn"]}
     statements = [
         statement
-        for policy in props("ApiFunction")["Policies"]
-        if isinstance(policy, dict) and "Statement" in policy
-        for statement in policy["Statement"]
+        for policy in props("ApiFunctionRole")["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
     ]
     (schedules,) = [s for s in statements if "scheduler:CreateSchedule" in s["Action"]]
     assert sorted(schedules["Action"]) == ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]
