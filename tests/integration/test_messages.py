@@ -231,6 +231,23 @@ def test_rescheduling_moves_between_scheduler_and_queue(stack: Stack) -> None:
     assert moved["Name"] == f"{answer['messageId']}-v2"
 
 
+def test_a_record_is_kept_thirty_days_after_its_send_time_even_when_rescheduled(stack: Stack) -> None:
+    def retain_until(message_id: str) -> int:
+        table = stack.resolver.resources["MessagesTable"].ref
+        item = stack.dynamodb.get_item(TableName=table, Key={"messageId": {"S": message_id}})["Item"]
+        return int(item["retainUntil"]["N"])
+
+    # Given a message due in 60 days: the record outlives its send time by the retention (30 days)
+    send_at = datetime.now(UTC) + timedelta(days=60)
+    answer = schedule(stack, delay=None, sendAt=send_at.isoformat())
+    assert retain_until(answer["messageId"]) >= (send_at + timedelta(days=30)).timestamp() - 1
+    # When it is moved 200 days out, the record is kept until 30 days after that
+    later = datetime.now(UTC) + timedelta(days=200)
+    status, _ = call(stack, "PATCH", answer["messageId"], {"sendAt": later.isoformat()})
+    assert status == 200
+    assert retain_until(answer["messageId"]) >= (later + timedelta(days=30)).timestamp() - 1
+
+
 @pytest.mark.parametrize(("body", "status"), [({}, 422), ({"delay": -1}, 422), ({"sendAt": "soon"}, 422)])
 def test_reschedule_input_is_checked(stack: Stack, body: dict[str, Any], status: int) -> None:
     answer = schedule(stack)

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 
 from local_stack.lambda_context import LocalLambdaContext
+from queue_services.adapters.ledger import Ledger
 from queue_services.channels import Channel
+from queue_services.codec import decode_queued_message
+from queue_services.statuses import MessageStatus
+from queue_services.worker import NO_LEDGER_RECORD
+from tests.support.builders import ledger_record
 from tests.support.events import api_event, load_event, sqs_event_from_messages
 from tests.support.integration_stack import Stack, failed_ids, metrics, post_sms
 from tests.support.seeds import SEED_EMAIL, SEED_SMS
@@ -175,10 +180,41 @@ def test_email_worker_sends_the_email_contract(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("event_name", "function"), [("sqs_sms_worker", "sms_worker"), ("sqs_email_worker", "email_worker")]
 )
-def test_sample_events_run_through_the_workers(stack: Stack, event_name: str, function: str) -> None:
-    result = getattr(stack, function).invoke(load_event(event_name))
+def test_sample_events_are_sent_once_the_api_has_recorded_their_messages(
+    stack: Stack, event_name: str, function: str
+) -> None:
+    # Given the ledger records the api writes before it queues a message
+    event = load_event(event_name)
+    ledger = Ledger(stack.dynamodb, stack.resolver.resources["MessagesTable"].ref, retention_days=30)
+    for record in event["Records"]:
+        message = decode_queued_message(record["body"], Channel(json.loads(record["body"])["channel"]))
+        ledger.create(ledger_record(message, MessageStatus.QUEUED, channel=message.channel))
+    # When the sample event runs through its worker, then both are sent
+    result = getattr(stack, function).invoke(event)
     assert result == {"batchItemFailures": []}
     assert len(stack.sink_messages()) == 2
+
+
+@pytest.mark.parametrize(
+    ("event_name", "function", "dlq"),
+    [
+        ("sqs_sms_worker", "sms_worker", "SmsDeadLetterQueue"),
+        ("sqs_email_worker", "email_worker", "EmailDeadLetterQueue"),
+    ],
+)
+def test_well_formed_messages_without_a_ledger_record_are_refused_into_the_dlq(
+    stack: Stack, event_name: str, function: str, dlq: str
+) -> None:
+    # Given well-formed queued messages the api never accepted (no ledger record), as in `sam local invoke`
+    event = load_event(event_name)
+    result = getattr(stack, function).invoke(event)
+    # Then none is sent or handed back for retry, none is counted, and both are in the DLQ with the reason
+    assert result == {"batchItemFailures": []}
+    assert stack.sink_messages() == []
+    buried = stack.receive(dlq, 3)
+    assert sorted(m["Body"] for m in buried) == sorted(record["body"] for record in event["Records"])
+    assert {m["MessageAttributes"]["deadLetterReason"]["StringValue"] for m in buried} == {NO_LEDGER_RECORD}
+    assert all(channel["total"] == 0 for channel in (metrics(stack)["sms"], metrics(stack)["email"]))
 
 
 def test_unreadable_records_are_dead_lettered_at_once_with_their_reason(stack: Stack) -> None:

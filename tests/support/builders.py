@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from queue_services.adapters.ledger import MessageRecord
-from queue_services.models import QueuedEmail, QueuedSms
+from queue_services.models import QueuedEmail, QueuedMessage, QueuedSms
 from queue_services.statuses import MessageStatus
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -45,7 +45,9 @@ def queued_email(index: int, workspace: str = "ws", **changes: Any) -> QueuedEma
     return QueuedEmail(**fields)
 
 
-def ledger_record(message: QueuedSms, status: MessageStatus = MessageStatus.SENDING, **changes: Any) -> MessageRecord:
+def ledger_record(
+    message: QueuedMessage, status: MessageStatus = MessageStatus.SENDING, **changes: Any
+) -> MessageRecord:
     """The ledger record of a queued message, in status."""
     fields: dict[str, Any] = {
         "message_id": message.message_id,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from queue_services.adapters.ledger import retention_epoch
 from queue_services.adapters.schedules import fire_plan
 from queue_services.errors import InvalidRequest
 from queue_services.scheduling import iso_utc, plan_delivery
@@ -83,3 +84,13 @@ def test_a_near_schedule_fires_a_few_seconds_from_now() -> None:
     fire_at, delay = fire_plan(NOW + timedelta(seconds=10), NOW)
     assert NOW + timedelta(seconds=5) < fire_at <= NOW + timedelta(seconds=7)
     assert delay == 0
+
+
+def test_a_record_is_kept_its_retention_after_the_send_time_not_after_creation() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    in_sixty_days = now + timedelta(days=60)
+    # A message due in 60 days keeps its record 30 days after that, not 30 after it was accepted
+    assert retention_epoch(now, 30, in_sixty_days) == int((in_sixty_days + timedelta(days=30)).timestamp())
+    # One due now, or already past its send time, counts from now
+    assert retention_epoch(now, 30, now - timedelta(hours=1)) == int((now + timedelta(days=30)).timestamp())
+    assert retention_epoch(now, 30) == int((now + timedelta(days=30)).timestamp())

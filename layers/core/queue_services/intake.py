@@ -90,7 +90,7 @@ class MessageIntake:
             expires_at=message.expires_at,
             schedule_name=schedule_name(message) if plan.via_scheduler else None,
             **sms_parts(message),
-            retain_until=retention_epoch(now, self._ledger.retention_days),
+            retain_until=retention_epoch(now, self._ledger.retention_days, plan.send_at),
             payload=encode_queued_message(message),
         )
         # The record first: a worker that gets the message finds it, and a message never exists unrecorded.

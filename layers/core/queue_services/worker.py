@@ -46,6 +46,8 @@ class UnreadableRecord(QueueServicesError):
 # A message due within this is kept and sent at its exact time by the sender; one due later is hidden in
 # SQS until shortly before its time (visibility timeouts count whole seconds, polls add up to a second).
 HOLD_THRESHOLD = timedelta(seconds=3)
+# The deadLetterReason of a well-formed message the service never accepted (its ledger record is missing).
+NO_LEDGER_RECORD = "no ledger record: not a message this service accepted (or its record expired)"
 HOLD_MARGIN_SECONDS = 2
 # A paused workspace's messages are looked at again this often (plus the settings cache's TTL): they
 # neither fail nor use up retries (deferred), and go within seconds of a resume.
@@ -104,13 +106,23 @@ class ChannelWorker:
         self._on_invocation(context)
         started = time.monotonic()
         received, unreadable = self._parse(records)
-        # Not a message of this channel: no retry can make it one. To the DLQ at once, with the reason.
-        buried = self._queues.dead_letter.bury_unreadable(unreadable) if unreadable else set()
         messages = {item.sqs_id: item.message for item in received}
         deadline = started + context.get_remaining_time_in_millis() / 1000 - self._margin
         now = datetime.now(UTC)
         workspaces, unsettled = self._read_settings(messages)
-        ledger_records, held = self._check_ledger(messages, now, workspaces)
+        ledger_records, held, unrecorded = self._check_ledger(messages, now, workspaces)
+        if unrecorded:
+            # Every message the api accepts has its record first: one without was never accepted (or was
+            # forged). Refused, never sent, and not counted against its workspace.
+            bodies = {record["messageId"]: str(record.get("body") or "") for record in records}
+            unreadable.update({sqs_id: (bodies[sqs_id], NO_LEDGER_RECORD) for sqs_id in unrecorded})
+            received = [item for item in received if item.sqs_id not in unrecorded]
+            messages = {sqs_id: m for sqs_id, m in messages.items() if sqs_id not in unrecorded}
+            for sqs_id in unrecorded:
+                unsettled.pop(sqs_id, None)
+        # Not a message of this channel, or not one the service accepted: no retry can change that. To the
+        # DLQ at once, with the reason.
+        buried = self._queues.dead_letter.bury_unreadable(unreadable) if unreadable else set()
         held.update(unsettled)
         to_send = {sqs_id: message for sqs_id, message in messages.items() if sqs_id not in held}
         sent = self._sender.send_all(
@@ -185,22 +197,23 @@ class ChannelWorker:
 
     def _check_ledger(
         self, messages: dict[str, QueuedMessage], now: datetime, workspaces: dict[str, WorkspaceSettings]
-    ) -> tuple[dict[str, MessageRecord], dict[str, DeliveryOutcome]]:
+    ) -> tuple[dict[str, MessageRecord], dict[str, DeliveryOutcome], set[str]]:
         """Read the batch's records (one batched read), hold back what must not be sent now (paused
-        workspaces included), and claim the rest (`sending`, one transaction per 100). Returns the records
-        and the held-back outcomes."""
+        workspaces included), and claim the rest (`sending`, one transaction per 100). Returns the records,
+        the held-back outcomes, and the SQS ids of messages that have no record (to be refused)."""
         paused = {ws for ws, settings in workspaces.items() if settings.paused}
         if self._ledger is None or not messages:
-            return {}, self._hold_paused(messages, paused)
+            return {}, self._hold_paused(messages, paused), set()
         records = self._ledger.get_many(message.message_id for message in messages.values())
         held: dict[str, DeliveryOutcome] = {}
         claims: dict[str, int] = {}
+        unrecorded: set[str] = set()
         for sqs_id, message in messages.items():
             ids = (message.message_id, message.workspace_id)
             record = records.get(message.message_id)
             if record is None:
-                # Accepted before the ledger existed, or its record expired: send without one (unless paused).
-                held.update(self._hold_paused({sqs_id: message}, paused))
+                logger.error("no ledger record: refused", extra={"message_id": message.message_id})
+                unrecorded.add(sqs_id)
                 continue
             if is_final(record.status) or record.version != message.version:
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, f"ledger says {record.status.value}")
@@ -218,7 +231,7 @@ class ChannelWorker:
             if message.message_id in claims and message.message_id not in claimed:
                 ids = (message.message_id, message.workspace_id)
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, "cancelled or moved while queued")
-        return records, held
+        return records, held, unrecorded
 
     @staticmethod
     def _hold_paused(messages: dict[str, QueuedMessage], paused: set[str]) -> dict[str, DeliveryOutcome]:

@@ -76,8 +76,14 @@ def _status_values(statuses: frozenset[MessageStatus]) -> dict[str, Any]:
     return {f":st_{status}": {"S": str(status)} for status in sorted(statuses)}
 
 
-def retention_epoch(now: datetime, days: int) -> int:
-    return int((now + timedelta(days=days)).timestamp())
+def retention_epoch(now: datetime, days: int, send_at: datetime | None = None) -> int:
+    """When DynamoDB may delete a record: `days` after its send time (or now, if that is later).
+
+    Counting from creation would let a message scheduled further ahead than the retention lose its
+    record before it is sent, and the worker refuses a message without one.
+    """
+    start = now if send_at is None else max(now, send_at)
+    return int((start + timedelta(days=days)).timestamp())
 
 
 class Ledger:
@@ -174,6 +180,9 @@ class Ledger:
     def transition(self, record: MessageRecord, changes: dict[str, Any], now: datetime) -> MessageRecord | None:
         """Apply changes if the record is still pending at the same version; None if it moved meanwhile."""
         updated = record.model_copy(update={**changes, "updated_at": now})
+        # A reschedule moves the send time: the record is kept until retention after the new one.
+        retain = max(record.retain_until, retention_epoch(now, self.retention_days, updated.send_at))
+        updated = updated.model_copy(update={"retain_until": retain})
         written = call_aws_or_none(
             self._ddb,
             "put_item",
