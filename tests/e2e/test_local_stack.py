@@ -14,6 +14,11 @@ from typing import Any
 
 import requests
 
+from queue_services.adapters.ledger import to_item
+from queue_services.channels import Channel
+from queue_services.codec import decode_queued_message
+from queue_services.statuses import MessageStatus
+from tests.support.builders import ledger_record
 from tests.support.local_stack_process import (
     ROOT,
     SEED_EMAIL,
@@ -128,6 +133,10 @@ def test_a_schedule_created_in_the_emulator_fires_into_its_queue_and_is_deleted(
         "to": "+15551234567",
         "message": "from a schedule",
     }
+    # The ledger record the api writes first: the worker refuses a message without one.
+    queued = decode_queued_message(json.dumps(body), Channel.SMS)
+    record = ledger_record(queued, MessageStatus.SCHEDULED)
+    stack.aws_client("dynamodb").put_item(TableName="MessagesTable", Item=to_item(record))
     at = (now + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S")
     scheduler.create_schedule(
         Name=message_id,
