@@ -301,3 +301,23 @@ def test_a_capped_call_with_both_slots_goes_and_429s_reach_the_channel() -> None
     assert capped.acquire(far())
     capped.slow_down(1.0)
     assert (channel.pauses, workspace.pauses) == ([1.0], [])
+
+
+def test_each_capped_call_takes_a_channel_handle_of_its_own_tokens_and_429s_reach_the_batch_one() -> None:
+    # A capped call that took a run of the batch handle's slots would leave the rest to go stale: the next
+    # capped call comes a workspace slot later. So each asks for a handle sized for exactly its own tokens.
+    workspace, batch_channel = Grants(True), Grants(True)
+    made: list[tuple[int, Grants]] = []
+
+    def channel_for_call(tokens: int) -> Grants:
+        made.append((tokens, Grants(True)))
+        return made[-1][1]
+
+    capped = CappedLimiter(workspace, batch_channel, 0.2, 0.1, channel_for_call=channel_for_call)
+    assert capped.acquire(far(), tokens=2)
+    assert capped.acquire(far())
+    assert [tokens for tokens, _ in made] == [2, 1]
+    assert all(len(handle.deadlines) == 1 for _, handle in made)
+    assert batch_channel.deadlines == []
+    capped.slow_down(1.0)
+    assert batch_channel.pauses == [1.0]

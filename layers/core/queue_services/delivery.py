@@ -248,7 +248,10 @@ class BatchSender:
             demand = sum(self._tokens_for(message) for message in group)
             own = self._new_workspace_limiter(workspace, cap, demand)
             slot = SlotPlan.for_rate(cap).slot_seconds
-            limiters[workspace] = CappedLimiter(own, channel_limiter, CAP_WAIT_SECONDS, slot)
+            # Each capped call claims its own channel slots (CappedLimiter): none left over to go stale.
+            limiters[workspace] = CappedLimiter(
+                own, channel_limiter, CAP_WAIT_SECONDS, slot, channel_for_call=self._new_limiter
+            )
         return limiters
 
     def _place_in_lines(self, outcomes: list[DeliveryOutcome | None], caps: Mapping[str, float | None]) -> None:
