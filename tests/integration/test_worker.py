@@ -350,5 +350,8 @@ def test_sms_counted_in_segments_wait_for_one_slot_per_segment(
     # can cost a multipart call a slot or two more)
     stamps = sorted(m["receivedAt"] for m in stack.sink_messages("sms"))
     assert len(stamps) == 3
-    # (the first may go up to the lateness allowed, 55 ms, after its slot's time)
-    assert slots_spanned / 9 - 0.06 <= stamps[-1] - stamps[0] <= (slots_spanned + 2) / 9 + 0.06
+    # (the first may go up to the lateness allowed, 55 ms, after its slot's time, and the sink stamps a call
+    # after its idempotency write and HTTP request: with both cores busy the first one's path took about
+    # 115 ms longer than the last one's. Still apart: a messages-mode span is at most 0.50 s, a segments-mode
+    # one at least 0.41 s, and either mode counting the other's way fails one of the bounds.)
+    assert slots_spanned / 9 - 0.15 <= stamps[-1] - stamps[0] <= (slots_spanned + 2) / 9 + 0.06
