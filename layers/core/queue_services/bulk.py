@@ -6,16 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, Field, StringConstraints, ValidationError
 
 from queue_services.models import (
-    MAX_TTL_SECONDS,
     CamelModel,
     ContactId,
-    DelayMs,
+    DeliveryOptions,
     EmailAddress,
     HtmlBody,
-    Metadata,
     PhoneNumber,
     ScheduleEmailRequest,
     ScheduleRequest,
@@ -66,16 +64,11 @@ HtmlTemplate = Annotated[HtmlBody, AfterValidator(check_template)]
 TextTemplate = Annotated[TextBody, AfterValidator(check_template)]
 
 
-class _BulkRequest(CamelModel):
+class _BulkRequest(DeliveryOptions):
     workspace_id: WorkspaceId
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
     # Checked one by one (split_recipients): a bad recipient is rejected by index, not the whole request.
     recipients: list[Any] = Field(min_length=1, max_length=MAX_RECIPIENTS)
-    delay: DelayMs | None = None
-    send_at: AwareDatetime | None = None
-    metadata: Metadata = Field(default_factory=dict)
-    expires_at: AwareDatetime | None = None
-    ttl_seconds: Annotated[int, Field(ge=1, le=MAX_TTL_SECONDS)] | None = None
 
 
 class BulkSmsRequest(_BulkRequest):
@@ -114,14 +107,9 @@ def _contact_id_of(raw: Any) -> str | None:
 
 
 def _shared(bulk: _BulkRequest) -> dict[str, Any]:
-    return {
-        "workspace_id": bulk.workspace_id,
-        "delay": bulk.delay,
-        "send_at": bulk.send_at,
-        "metadata": bulk.metadata,
-        "expires_at": bulk.expires_at,
-        "ttl_seconds": bulk.ttl_seconds,
-    }
+    """What every recipient's single send takes from the request."""
+    options = {name: getattr(bulk, name) for name in DeliveryOptions.model_fields}
+    return {"workspace_id": bulk.workspace_id, **options}
 
 
 def _as_text(variables: dict[str, str | int | float | bool]) -> dict[str, str]:

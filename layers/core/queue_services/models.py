@@ -44,15 +44,20 @@ class CamelModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-class _ScheduleRequest(CamelModel):
-    contact_id: ContactId
-    workspace_id: WorkspaceId
+class DeliveryOptions(CamelModel):
+    """When and how long a message may go, and the caller's metadata: shared by single and bulk requests."""
+
     delay: DelayMs | None = None
     send_at: AwareDatetime | None = None
     metadata: Metadata = Field(default_factory=dict)
     # Freshness (one-time codes): not sent after this instant; counted failed with reason "expired".
     expires_at: AwareDatetime | None = None
     ttl_seconds: Annotated[int, Field(ge=1, le=MAX_TTL_SECONDS)] | None = None
+
+
+class _ScheduleRequest(DeliveryOptions):
+    contact_id: ContactId
+    workspace_id: WorkspaceId
 
 
 class ScheduleSmsRequest(_ScheduleRequest):
