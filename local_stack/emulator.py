@@ -58,44 +58,35 @@ class CallCounter:
 
 
 class IamGuard:
-    """WSGI wrapper refusing, as AWS would, a function's call that its template policies do not allow.
+    """WSGI wrapper refusing, as AWS would, a function's call that its role in the template does not allow.
 
     The stack PUTs every function's grants to /_emulator/iam once it has provisioned (local_stack.iam);
-    until then, and for calls not signed with a function's key, nothing is checked. Each refusal is printed
-    (the stack logs it) and kept for GET /_emulator/denied.
+    until then, and for calls not signed with a function's key, nothing is checked (and no body is read).
+    Each refusal is printed: the stack logs it, and the e2e tier fails on any.
     """
 
     def __init__(self, app: Any) -> None:
         self._app = app
         self._grants: dict[str, list[iam.Grant]] = {}
-        self._denied: list[dict[str, str]] = []
-        self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        path = environ.get("PATH_INFO")
-        if path == "/_emulator/iam" and environ.get("REQUEST_METHOD") == "PUT":
+        if environ.get("PATH_INFO") == "/_emulator/iam" and environ.get("REQUEST_METHOD") == "PUT":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             self._grants = iam.grants_from_json(json.loads(environ["wsgi.input"].read(length)))
             start_response("204 No Content", [("Content-Length", "0")])
             return [b""]
-        if path == "/_emulator/denied":
-            with self._lock:
-                body = json.dumps(self._denied).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
-        if not self._grants:
+        caller = iam.caller_of(environ)
+        if caller is None or caller not in self._grants:
             return self._app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)  # moto reads the body again
-        request = iam.request_of(environ, body)
-        refused = iam.denied(self._grants, request) if request is not None else None
-        if request is None or refused is None:
+        request = iam.request_of(environ, caller, body)
+        refused = iam.denied(self._grants, request)
+        if refused is None:
             return self._app(environ, start_response)
         action, resource = refused
-        with self._lock:
-            self._denied.append({"caller": request.caller, "action": action, "resource": resource})
-        print(f"IAM denied: {request.caller} may not {action} on {resource} (template.yaml Policies)", flush=True)
+        print(f"IAM denied: {request.caller} may not {action} on {resource} (its role in template.yaml)", flush=True)
         status, headers, answer = iam.access_denied(request, action, resource)
         start_response(status, headers)
         return [answer]

@@ -138,12 +138,14 @@ def _scheduler_needs(method: str, path: str, query: str, body: dict[str, Any]) -
     return [(f"scheduler:{_SCHEDULE_ACTIONS.get(method, method)}", arn)]
 
 
-def request_of(environ: dict[str, Any], body: bytes) -> Request | None:
-    """The caller and what its call needs, from the WSGI request; None if it is not signed by a function key."""
+def caller_of(environ: dict[str, Any]) -> str | None:
+    """The access key id a WSGI request is signed with (a function's logical id), if it is signed."""
     found = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if found is None:
-        return None
-    caller = found.group(1)
+    return found.group(1) if found else None
+
+
+def request_of(environ: dict[str, Any], caller: str, body: bytes) -> Request:
+    """What the caller's call needs, from the WSGI request and its body."""
     try:
         payload = json.loads(body) if body else {}
     except ValueError:

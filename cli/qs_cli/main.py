@@ -6,6 +6,7 @@ Defaults reach the local stack (make run) with its admin key. Set QS_API_URL and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -59,6 +60,14 @@ def answer(ctx: typer.Context, data: Any, title: str) -> None:
         show_record(title, data)
 
 
+def show_listing(ctx: typer.Context, listing: dict[str, Any], key: str, title: str, columns: Sequence[str]) -> None:
+    """A list answer: as it came with --json, else its `key` rows as a table."""
+    if options(ctx).as_json:
+        show_json(listing)
+    else:
+        show_table(title, listing[key], columns)
+
+
 KEY_COLUMNS = ("keyId", "scope", "workspaceId", "label", "createdAt", "lastUsedAt")
 
 
@@ -80,11 +89,7 @@ def create_key(
 @keys_app.command("list")
 def list_keys(ctx: typer.Context) -> None:
     """Every key: id, scope, label, created and last used (never the key)."""
-    listing = call(ctx, "GET", "/api/admin/keys")
-    if options(ctx).as_json:
-        show_json(listing)
-    else:
-        show_table("API keys", listing["keys"], KEY_COLUMNS)
+    show_listing(ctx, call(ctx, "GET", "/api/admin/keys"), "keys", "API keys", KEY_COLUMNS)
 
 
 @keys_app.command("revoke")
@@ -125,12 +130,8 @@ def set_settings(
 @app.command("workspaces")
 def list_workspaces(ctx: typer.Context) -> None:
     """The workspaces that have settings (admin key)."""
-    listing = call(ctx, "GET", "/api/workspaces")
-    if options(ctx).as_json:
-        show_json(listing)
-    else:
-        columns = ("workspaceId", "smsFrom", "emailFrom", "smsPerSecond", "emailPerSecond", "paused", "updatedAt")
-        show_table("workspaces", listing["workspaces"], columns)
+    columns = ("workspaceId", "smsFrom", "emailFrom", "smsPerSecond", "emailPerSecond", "paused", "updatedAt")
+    show_listing(ctx, call(ctx, "GET", "/api/workspaces"), "workspaces", "workspaces", columns)
 
 
 def timing(delay: int | None, send_at: str | None) -> dict[str, Any]:

@@ -93,4 +93,4 @@ def test_a_record_is_kept_its_retention_after_the_send_time_not_after_creation()
     assert retention_epoch(now, 30, in_sixty_days) == int((in_sixty_days + timedelta(days=30)).timestamp())
     # One due now, or already past its send time, counts from now
     assert retention_epoch(now, 30, now - timedelta(hours=1)) == int((now + timedelta(days=30)).timestamp())
-    assert retention_epoch(now, 30) == int((now + timedelta(days=30)).timestamp())
+    assert retention_epoch(now, 30, now) == int((now + timedelta(days=30)).timestamp())

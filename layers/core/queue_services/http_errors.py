@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from queue_services.errors import DependencyUnavailable, RequestError
 from queue_services.observability import logger
-from queue_services.request_guards import Refusal
+from queue_services.request_guards import JSON_ONLY, Refusal
 
 _LOCATIONS = ("body", "path", "query", "header")
 
@@ -80,7 +80,7 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_type(exc: RequestUnsupportedContentType) -> Response[Any]:
         # A type the guards let through (text/plain, ...): Powertools' own 415 body names nothing.
-        return _field_response(415, "Content-Type", "send the body as JSON, with Content-Type: application/json")
+        return _field_response(415, "Content-Type", JSON_ONLY)
 
     @app.exception_handler(RequestError)
     def _request_error(exc: RequestError) -> Response[Any]:

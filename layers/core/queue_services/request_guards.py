@@ -14,6 +14,8 @@ from typing import Any
 
 MAX_BODY_BYTES = 256 * 1024
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+# The one refusal of a body that is not JSON, here and for the other types Powertools refuses (http_errors).
+JSON_ONLY = "send the body as JSON, with Content-Type: application/json"
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def check_request(event: dict[str, Any]) -> Refusal | None:
     if len(raw) > MAX_BODY_BYTES:
         return Refusal(413, f"over {MAX_BODY_BYTES // 1024} KB", "body")
     if media_type in _FORM_TYPES:
-        return Refusal(415, "send the body as JSON, with Content-Type: application/json", "Content-Type")
+        return Refusal(415, JSON_ONLY, "Content-Type")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -76,14 +76,13 @@ def _status_values(statuses: frozenset[MessageStatus]) -> dict[str, Any]:
     return {f":st_{status}": {"S": str(status)} for status in sorted(statuses)}
 
 
-def retention_epoch(now: datetime, days: int, send_at: datetime | None = None) -> int:
+def retention_epoch(now: datetime, days: int, send_at: datetime) -> int:
     """When DynamoDB may delete a record: `days` after its send time (or now, if that is later).
 
     Counting from creation would let a message scheduled further ahead than the retention lose its
     record before it is sent, and the worker refuses a message without one.
     """
-    start = now if send_at is None else max(now, send_at)
-    return int((start + timedelta(days=days)).timestamp())
+    return int((max(now, send_at) + timedelta(days=days)).timestamp())
 
 
 class Ledger:
