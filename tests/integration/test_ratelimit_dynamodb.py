@@ -140,3 +140,17 @@ def test_the_waiting_line_hands_out_places_one_step_apart_and_restarts_when_dry(
     # Once the line has passed, the next places start one step after the new now
     later = now + 60
     assert claimers[0].places_in_line(later, 0.1, 3) == pytest.approx([later + 0.1, later + 0.2, later + 0.3])
+
+
+def test_known_frontier_is_where_the_slots_this_process_saw_taken_end(dynamodb: Any) -> None:
+    mine = DynamoDbSlotClaimer(dynamodb, "rate", "sms#workspace#w1", PLAN)
+    other = DynamoDbSlotClaimer(dynamodb, "rate", "sms#workspace#w1", PLAN)
+    now = 2_000_000_000.0
+    assert mine.known_frontier() is None
+    assert mine.claim(now, now + 10, max_slots=3) is not None
+    assert mine.known_frontier() == pytest.approx(now + 3 / 49)
+    # Another environment takes the next ten: this one learns it from its next refused claim, not before
+    assert other.claim(now, now + 10, max_slots=10) is not None
+    assert mine.known_frontier() == pytest.approx(now + 3 / 49)
+    assert mine.claim(now, now + 10, max_slots=1) is not None
+    assert mine.known_frontier() == pytest.approx(now + 14 / 49)

@@ -319,3 +319,18 @@ def test_capped_messages_without_a_slot_go_back_until_their_places_in_the_line_b
         (OutcomeKind.DEFERRED, "workspace rate cap", 12.5),
         (OutcomeKind.DEFERRED, "workspace rate cap", 13.5),
     ]
+
+
+def test_a_batch_attempts_capped_workspaces_messages_before_the_others() -> None:
+    # Capped calls that find no workspace slot give their channel slot back; the uncapped calls after
+    # them are the ones to take it.
+    attempted: list[str] = []
+    batch_sender = BatchSender(
+        make_send_once(lambda message, sender: attempted.append(message.message_id) or ProviderReceipt()),
+        lambda demand: Unlimited(demand),
+        max_workers=1,
+        new_workspace_limiter=lambda workspace, cap, demand: Unlimited(demand),
+    )
+    messages = [sms(0, "free"), sms(1, "capped"), sms(2, "other"), sms(3, "capped"), sms(4, "free")]
+    batch_sender.send_all(messages, time.monotonic() + 10, caps={"capped": 10})
+    assert attempted == ["m1", "m3", "m0", "m2", "m4"]

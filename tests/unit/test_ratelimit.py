@@ -13,6 +13,7 @@ import pytest
 
 from queue_services.ratelimit import (
     LIGHT_MAX_RETRY_AFTER,
+    CappedBesideOthers,
     CappedLimiter,
     Pause,
     ProviderPushback,
@@ -104,6 +105,9 @@ class SequentialClaimer:
 
     def slow_down(self, now: float, pause_seconds: float) -> None:
         self.pauses.append(pause_seconds)
+
+    def known_frontier(self) -> float | None:
+        return self.next_start if self.claims else None
 
 
 def far() -> float:
@@ -321,3 +325,107 @@ def test_each_capped_call_takes_a_channel_handle_of_its_own_tokens_and_429s_reac
     assert batch_channel.deadlines == []
     capped.slow_down(1.0)
     assert batch_channel.pauses == [1.0]
+
+
+def test_a_slot_given_back_goes_to_the_next_call_while_it_is_fresh_then_is_dropped() -> None:
+    limiter, claimer, clock = limiter_for(50)
+    at = limiter.reserve(far())
+    assert at == clock.now
+    limiter.release(at)
+    # The next call takes it again, with no claim of its own
+    assert limiter.next_time() == at
+    assert limiter.reserve(far()) == at
+    assert len(claimer.claims) == 1
+    limiter.release(at)
+    # Once later than a call may be for it, it is dropped, not handed out
+    clock.now = at + claimer.plan.lateness_seconds + 0.001
+    later = limiter.reserve(far())
+    assert later is not None
+    assert later > at
+    assert limiter.dropped >= 1
+
+
+def test_a_call_given_up_or_given_back_no_longer_counts_in_the_batch_demand() -> None:
+    # Given a batch of 7 tokens, 5 slots a claim: the first claim takes 5
+    limiter, claimer, _ = limiter_for(50, demand=7)
+    for _ in range(5):
+        assert limiter.acquire(far())
+    # When one call is given up before taking a slot
+    limiter.forgo()
+    # Then the last claim is sized for the one call left, not two
+    assert limiter.acquire(far())
+    assert claimer.slots_asked == [5, 1]
+
+
+def test_next_time_is_the_handle_next_fresh_slot_without_claiming() -> None:
+    limiter, claimer, _ = limiter_for(50)
+    assert limiter.next_time() is None
+    first = limiter.reserve(far())
+    assert first is not None
+    assert limiter.next_time() == pytest.approx(first + claimer.plan.slot_seconds)
+    assert len(claimer.claims) == 1
+
+
+class BesideOthers:
+    """A capped workspace's CappedBesideOthers on a 50/s batch handle, with both claimers to look at."""
+
+    def __init__(self, cap: float) -> None:
+        self.channel, self.channel_claimer, self.clock = limiter_for(50)
+        self.workspace = SequentialClaimer(SlotPlan.for_rate(cap), self.clock)
+        self.capped = CappedBesideOthers(self.workspace, self.channel)
+
+
+def test_beside_others_a_capped_call_takes_the_channel_slot_then_a_workspace_slot_just_before_it() -> None:
+    setup = BesideOthers(10)
+    capped, workspace, clock = setup.capped, setup.workspace, setup.clock
+    clock.now += 0.5  # the channel's slots free from here; the workspace's from 1000.0
+    assert capped.acquire(far())
+    own = workspace.claims[0]
+    # The call is made at its channel slot, at most one workspace slot after its workspace slot
+    assert own.start <= clock.now <= own.start + workspace.plan.slot_seconds + 1e-9
+
+
+def test_beside_others_a_channel_slot_that_finds_no_workspace_slot_goes_back_to_the_batch() -> None:
+    setup = BesideOthers(10)
+    capped, channel, workspace, clock = setup.capped, setup.channel, setup.workspace, setup.clock
+    workspace.next_start = clock.now + 5.0  # the workspace's slots are taken for five seconds
+    with pytest.raises(WorkspaceCapReached):
+        capped.acquire(far())
+    # The batch's next (uncapped) call gets the slot the capped one gave back
+    assert channel.reserve(far()) == clock.now
+    assert channel.dropped == 0
+
+
+def test_beside_others_no_slot_is_taken_when_the_workspace_is_known_to_be_full_past_the_channel() -> None:
+    setup = BesideOthers(10)
+    capped, channel, workspace, clock = setup.capped, setup.channel, setup.workspace, setup.clock
+    assert channel.reserve(far()) is not None  # the channel's next slot is 20 ms away
+    workspace.claims.append(Slot(clock.now, clock.now + 5.0, 45))
+    workspace.next_start = clock.now + 5.0
+    with pytest.raises(WorkspaceCapReached):
+        capped.acquire(far())
+    assert len(workspace.claims) == 1
+    assert channel.next_time() == pytest.approx(clock.now + SlotPlan.for_rate(50).slot_seconds)
+
+
+def test_beside_others_the_cap_holds_and_every_channel_slot_is_used() -> None:
+    # Given a batch handle shared by capped calls (cap 10) and uncapped ones, taking turns for 20 s
+    setup = BesideOthers(10)
+    capped, channel, clock = setup.capped, setup.channel, setup.clock
+    capped_times: list[float] = []
+    uncapped = 0
+    while clock.now < 1020.0:
+        try:
+            if capped.acquire(far()):
+                capped_times.append(clock.now)
+        except WorkspaceCapReached:
+            pass
+        assert channel.acquire(far())
+        uncapped += 1
+    # Then the capped workspace never had more than its slots + 2 in any second, and got close to its cap
+    assert most_in_a_second(capped_times) <= 11
+    assert len(capped_times) / 20 >= 8.5
+    # And no channel slot went unused: every slot claimed was a call
+    claimed = sum(slot.tokens for slot in setup.channel_claimer.claims)
+    assert claimed - (len(capped_times) + uncapped) <= setup.channel_claimer.plan.slots_per_claim
+    assert channel.dropped == 0

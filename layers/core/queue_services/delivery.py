@@ -30,7 +30,15 @@ from queue_services.errors import (
 from queue_services.masking import mask_recipient
 from queue_services.models import Counters, ProviderReceipt, QueuedMessage
 from queue_services.observability import logger
-from queue_services.ratelimit import CappedLimiter, RateLimiter, SlotPlan, WorkspaceCapReached
+from queue_services.ratelimit import (
+    CappedBesideOthers,
+    CappedLimiter,
+    RateLimiter,
+    SharedRateLimiter,
+    SlotClaimer,
+    SlotPlan,
+    WorkspaceCapReached,
+)
 
 EXPIRED = "expired"
 
@@ -192,7 +200,9 @@ class BatchSender:
         tokens_for: Callable[[QueuedMessage], int] = lambda message: 1,
         new_workspace_limiter: Callable[[str, float, int], RateLimiter] | None = None,
         cap_line: Callable[[str, float, int], list[float]] | None = None,
+        workspace_claimer: Callable[[str, float], SlotClaimer] | None = None,
     ) -> None:
+        self._workspace_claimer = workspace_claimer
         self._send_once = send_once
         self._new_limiter = new_limiter
         self._tokens_for = tokens_for
@@ -217,7 +227,12 @@ class BatchSender:
         limiters = self._limiters_by_workspace(messages, channel_limiter, caps)
         senders = senders or {}
         order = {id(message): index for index, message in enumerate(messages)}
-        ordered = interleave_workspaces(group_by_workspace(messages))
+        groups = group_by_workspace(messages)
+        # Capped workspaces' messages go first: those given no workspace slot give their channel slots
+        # back (CappedBesideOthers) while the batch's uncapped messages are still there to take them.
+        capped = {workspace: group for workspace, group in groups.items() if caps.get(workspace) is not None}
+        others = {workspace: group for workspace, group in groups.items() if workspace not in capped}
+        ordered = interleave_workspaces(capped) + interleave_workspaces(others)
         outcomes: list[DeliveryOutcome | None] = [None] * len(messages)
         with ThreadPoolExecutor(max_workers=min(self._max_workers, len(ordered)), thread_name_prefix="send") as pool:
             results = pool.map(
@@ -239,11 +254,18 @@ class BatchSender:
     def _limiters_by_workspace(
         self, messages: Sequence[QueuedMessage], channel_limiter: RateLimiter, caps: Mapping[str, float | None]
     ) -> dict[str, RateLimiter]:
+        groups = group_by_workspace(messages)
+        capped = {workspace for workspace in groups if caps.get(workspace) is not None}
         limiters: dict[str, RateLimiter] = {}
-        for workspace, group in group_by_workspace(messages).items():
+        for workspace, group in groups.items():
             cap = caps.get(workspace)
             if cap is None or self._new_workspace_limiter is None:
                 limiters[workspace] = channel_limiter
+                continue
+            beside_others = len(capped) < len(groups)
+            if beside_others and self._workspace_claimer is not None and isinstance(channel_limiter, SharedRateLimiter):
+                # Channel slot first; the batch's uncapped messages take those its calls give back.
+                limiters[workspace] = CappedBesideOthers(self._workspace_claimer(workspace, cap), channel_limiter)
                 continue
             demand = sum(self._tokens_for(message) for message in group)
             own = self._new_workspace_limiter(workspace, cap, demand)

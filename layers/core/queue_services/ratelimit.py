@@ -114,6 +114,10 @@ class SlotClaimer(Protocol):
         """No slots for pause_seconds, then a gradual return to the full rate, for every claimer."""
         ...
 
+    def known_frontier(self) -> float | None:
+        """The time of the first slot not known (to this process) to be taken, if it has seen any."""
+        ...
+
 
 @dataclass(frozen=True)
 class Skip:
@@ -193,6 +197,8 @@ class SharedRateLimiter:
         self._used = 0
         self._demand = demand
         self._granted = 0
+        # Slots reserved and given back unused, (time, tokens): a capped call's that found no workspace slot.
+        self._returned: list[tuple[float, int]] = []
         # What the batch's pacing cost: claims written, and slots dropped (a call too late for them).
         self.claims = 0
         self.dropped = 0
@@ -205,18 +211,32 @@ class SharedRateLimiter:
         return max(tokens, min(per_claim, self._demand - self._granted))
 
     def acquire(self, deadline: float, tokens: int = 1) -> bool:
+        while True:
+            at = self.reserve(deadline, tokens)
+            if at is None:
+                return False
+            if self.wait_for(at, tokens):
+                return True
+
+    def reserve(self, deadline: float, tokens: int = 1) -> float | None:
+        """The time (epoch seconds) of the slots a call of tokens takes, without waiting for it; None if
+        there is none by deadline. The call must then wait_for it, or release it."""
         # More tokens than a second's slots can never be claimed together: such a call waits for a second's worth.
-        tokens = min(max(1, tokens), self._claimer.plan.slots_per_second)
+        tokens = self._clamp(tokens)
         wall_deadline = self._clock() + (deadline - time.monotonic())
         lateness = self._claimer.plan.lateness_seconds
-        while True:
-            with self._lock:
+        with self._lock:
+            while True:
                 now = self._clock()
+                returned = self._take_returned(now, wall_deadline, tokens)
+                if returned is not None:
+                    self._granted += tokens
+                    return returned
                 if self._slot is None or self._slot.tokens - self._used < tokens:
                     # What is left of the current claim is too little for this call: those slots go unused.
                     slot = self._claimer.claim(now, wall_deadline, self._slots_wanted(tokens))
                     if slot is None:
-                        return False
+                        return None
                     self._slot, self._used = slot, 0
                     self.claims += 1
                     now = self._clock()  # the claim took time
@@ -230,15 +250,67 @@ class SharedRateLimiter:
                     continue
                 if at > wall_deadline:
                     self._used -= tokens  # not taken: another call of this invocation may still use it
-                    return False
+                    return None
                 self._granted += tokens
-            if at > now:
-                self._sleep(at - now)
-            if self._clock() <= at + lateness:
-                return True
-            with self._lock:
-                self._granted -= tokens
-                self.dropped += tokens
+                return at
+
+    def wait_for(self, at: float, tokens: int = 1) -> bool:
+        """Sleep until a reserved time; False (the slots dropped) if the call would be too late for them."""
+        now = self._clock()
+        if at > now:
+            self._sleep(at - now)
+        if self._clock() <= at + self._claimer.plan.lateness_seconds:
+            return True
+        with self._lock:
+            self._granted -= self._clamp(tokens)
+            self.dropped += self._clamp(tokens)
+        return False
+
+    def next_time(self) -> float | None:
+        """When the next call's slot would be, if this handle holds fresh slots (without claiming any)."""
+        with self._lock:
+            now = self._clock()
+            lateness = self._claimer.plan.lateness_seconds
+            returned = [at for at, _ in self._returned if now <= at + lateness]
+            if returned:
+                return min(returned)
+            if self._slot is not None and self._used < self._slot.tokens:
+                at = self._slot.time_of(self._used)
+                return at if now <= at + lateness else None
+            return None
+
+    def forgo(self, tokens: int = 1) -> None:
+        """A call of the batch given up before it took slots: the batch's demand no longer counts it."""
+        with self._lock:
+            if self._demand is not None:
+                self._demand -= self._clamp(tokens)
+
+    def release(self, at: float, tokens: int = 1) -> None:
+        """Give back reserved slots unused, their call given up (it goes back to SQS): the invocation's next
+        call may take them while they are fresh, and the batch's demand no longer counts that call."""
+        with self._lock:
+            self._granted -= self._clamp(tokens)
+            if self._demand is not None:
+                self._demand -= self._clamp(tokens)
+            self._returned.append((at, self._clamp(tokens)))
+
+    def _clamp(self, tokens: int) -> int:
+        return min(max(1, tokens), self._claimer.plan.slots_per_second)
+
+    def _take_returned(self, now: float, wall_deadline: float, tokens: int) -> float | None:
+        """The earliest fresh slots given back that fit a call of tokens (stale ones are dropped); under _lock."""
+        lateness = self._claimer.plan.lateness_seconds
+        fresh = [(at, held) for at, held in self._returned if now <= at + lateness]
+        self.dropped += sum(held for at, held in self._returned if now > at + lateness)
+        fitting = sorted((at, held) for at, held in fresh if held >= tokens and at <= wall_deadline)
+        if not fitting:
+            self._returned = fresh
+            return None
+        chosen = fitting[0]
+        fresh.remove(chosen)
+        self._returned = fresh
+        self.dropped += chosen[1] - tokens
+        return chosen[0]
 
     def slow_down(self, retry_after: float | None) -> None:
         self._pushback.react(retry_after)
@@ -249,8 +321,8 @@ class WorkspaceCapReached(Exception):
 
 
 class CappedLimiter:
-    """A capped workspace's view: a slot of the workspace's own limiter, then one of the channel's within
-    one workspace slot of it.
+    """A capped workspace's view in a batch of capped messages only (else CappedBesideOthers): a slot of
+    the workspace's own limiter, then one of the channel's within one workspace slot of it.
 
     The workspace's slots are spaced for its cap (9 a second for a cap of 10), and its calls are made at
     most one workspace slot after their workspace slot's time, so a sliding second holds at most its
@@ -285,6 +357,57 @@ class CappedLimiter:
         if not channel.acquire(min(deadline, time.monotonic() + self._slack), tokens):
             raise WorkspaceCapReached("no channel slot right after the workspace's")
         return True
+
+    def slow_down(self, retry_after: float | None) -> None:
+        self._channel.slow_down(retry_after)
+
+
+class CappedBesideOthers:
+    """A capped workspace's view in a batch that also holds uncapped messages: a channel slot from the
+    batch's handle first, then a slot of the workspace's own in the workspace slot before it.
+
+    The channel's free slots run as far ahead as its waiting calls (seconds, when every thread of every
+    worker waits): a workspace slot taken first, near now, rarely finds a channel slot right after it
+    (CappedLimiter), and the capped workspace starved while others had work (bench/RESULTS.md, cap
+    diagnostics). Taking the channel slot first puts the workspace slot where the channel has room; a
+    channel slot that finds none goes back to the batch's handle for its uncapped messages, so the
+    channel loses nothing. The bound is CappedLimiter's: each call is made at most one workspace slot
+    after its workspace slot's time.
+    """
+
+    def __init__(self, workspace: SlotClaimer, channel: SharedRateLimiter) -> None:
+        self._workspace = workspace
+        self._channel = channel
+        self._lock = threading.Lock()
+
+    def acquire(self, deadline: float, tokens: int = 1) -> bool:
+        # One of the batch's calls for this workspace at a time: the others then see the workspace slots it
+        # found taken and take no channel slot (a workspace slot comes only every 1/cap seconds).
+        with self._lock:
+            at = self._slots_for(deadline, tokens)
+        if at is None:
+            return False
+        if not self._channel.wait_for(at, tokens):
+            raise WorkspaceCapReached("too late for the channel slot")
+        return True
+
+    def _slots_for(self, deadline: float, tokens: int) -> float | None:
+        taken_until, next_channel_slot = self._workspace.known_frontier(), self._channel.next_time()
+        if taken_until is not None and next_channel_slot is not None and taken_until > next_channel_slot:
+            # Known already: no workspace slot before the channel's next; take none of the channel's slots.
+            self._channel.forgo(tokens)
+            raise WorkspaceCapReached("the workspace's slots are taken until after the channel's next slot")
+        at = self._channel.reserve(deadline, tokens)
+        if at is None:
+            return None
+        step = self._workspace.plan.slot_seconds
+        tokens = min(max(1, tokens), self._workspace.plan.slots_per_second)
+        # The last of the call's workspace slots within one workspace slot before the channel's.
+        own = self._workspace.claim(at - tokens * step, at - (tokens - 1) * step, tokens)
+        if own is None or own.tokens < tokens:
+            self._channel.release(at, tokens)
+            raise WorkspaceCapReached("no slot of the workspace's cap right before the channel slot")
+        return at
 
     def slow_down(self, retry_after: float | None) -> None:
         self._channel.slow_down(retry_after)

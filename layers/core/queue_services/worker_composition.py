@@ -97,6 +97,7 @@ def channel_worker(channel: Channel) -> ChannelWorker:
             workspace_claimer(channel, workspace, cap), demand
         ),
         cap_line=lambda workspace, cap, count: places_in_line(workspace_claimer(channel, workspace, cap), count),
+        workspace_claimer=partial(workspace_claimer, channel),
     )
     queues = RetryQueues(
         send=send_queue(channel),

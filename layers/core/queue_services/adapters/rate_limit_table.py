@@ -97,6 +97,14 @@ class DynamoDbSlotClaimer:
                     del self._seen[old]
             return Slot(start, second + (slot_index + count) / plan.slots_per_second, count)
 
+    def known_frontier(self) -> float | None:
+        with self._lock:
+            if not self._seen:
+                return None
+            second = max(self._seen)
+            taken, cap = self._seen[second]
+        return second + min(taken or 0, cap) / self.plan.slots_per_second
+
     def slow_down(self, now: float, pause_seconds: float) -> None:
         """No slots until the pause ends (whole seconds), then a gradual return to the full rate."""
         plan = self.plan
