@@ -39,6 +39,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int]] = {
     ("POST", "/api/admin/keys"): (403, 403, 201),
     ("GET", "/api/admin/keys"): (403, 403, 200),
     ("DELETE", "/api/admin/keys/{keyId}"): (403, 403, 200),
+    ("POST", "/api/bulk-sms"): (202, 403, 202),
+    ("POST", "/api/bulk-email"): (202, 403, 202),
+    ("GET", "/api/broadcasts/{broadcastId}"): (200, 404, 200),
+    ("DELETE", "/api/broadcasts/{broadcastId}"): (200, 404, 200),
+    ("GET", "/api/broadcasts"): (200, 403, 200),
 }
 # Answered without a key: health, and CORS preflight (404 here: this stack allows no origin; see test_cors.py).
 PUBLIC = {("GET", "/health"): 200, ("OPTIONS", "/{proxy+}"): 404}
@@ -71,6 +76,17 @@ def new_key_id(stack: LocalStackProcess) -> str:
     return str(answer.json()["keyId"])
 
 
+def bulk_sms_body() -> dict[str, Any]:
+    recipient = {"phoneNumber": SEED_SMS["phoneNumber"], "contactId": "matrix"}
+    return {"workspaceId": MINE, "message": "Hi", "recipients": [recipient], "delay": 4_000}
+
+
+def new_broadcast(stack: LocalStackProcess) -> str:
+    answer = stack.http.post(f"{stack.api}/api/bulk-sms", json=bulk_sms_body())
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["broadcastId"])
+
+
 # What each route is called with: its path filled in, its body (fresh objects where a call consumes them).
 Request = tuple[str, dict[str, Any] | None]
 BUILDERS: dict[str, Callable[[LocalStackProcess], Request]] = {
@@ -86,6 +102,18 @@ BUILDERS: dict[str, Callable[[LocalStackProcess], Request]] = {
     "/api/workspaces": lambda stack: ("/api/workspaces", None),
     "/api/admin/keys": lambda stack: ("/api/admin/keys", {"workspaceId": MINE}),
     "/api/admin/keys/{keyId}": lambda stack: (f"/api/admin/keys/{new_key_id(stack)}", None),
+    "/api/bulk-sms": lambda stack: ("/api/bulk-sms", bulk_sms_body()),
+    "/api/bulk-email": lambda stack: (
+        "/api/bulk-email",
+        {
+            "workspaceId": MINE,
+            "subject": "Hi",
+            "html": "<p>Hi</p>",
+            "recipients": [{"to": SEED_EMAIL["to"], "contactId": "m"}],
+        },
+    ),
+    "/api/broadcasts/{broadcastId}": lambda stack: (f"/api/broadcasts/{new_broadcast(stack)}", None),
+    "/api/broadcasts": lambda stack: (f"/api/broadcasts?workspaceId={MINE}", None),
 }
 
 

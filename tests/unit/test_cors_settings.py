@@ -24,6 +24,11 @@ REQUIRED = {
         "WORKSPACES_TABLE_NAME",
         "SMS_DLQ_URL",
         "EMAIL_DLQ_URL",
+        "SMS_BULK_QUEUE_URL",
+        "EMAIL_BULK_QUEUE_URL",
+        "SMS_BULK_DLQ_URL",
+        "EMAIL_BULK_DLQ_URL",
+        "BROADCASTS_TABLE_NAME",
     )
 } | {"SMS_API_URL": "http://127.0.0.1:1", "EMAIL_API_URL": "http://127.0.0.1:1"}
 

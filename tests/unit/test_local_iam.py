@@ -193,4 +193,4 @@ def test_each_worker_role_lets_its_event_sources_poll_their_queues(resolver: Res
             for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
                 assert any(grant.allows(action, queue_arn) for grant in grants[caller]), (caller, action)
             polled += 1
-    assert polled == 2
+    assert polled == 4  # each worker: its send queue and its bulk queue

@@ -18,26 +18,35 @@ def props(logical_id: str) -> dict[str, Any]:
     return props
 
 
-def sqs_event(function_id: str) -> dict[str, Any]:
-    (event,) = [e["Properties"] for e in props(function_id)["Events"].values() if e["Type"] == "SQS"]
-    return event
+def sqs_events(function_id: str) -> dict[str, dict[str, Any]]:
+    events = props(function_id)["Events"].items()
+    return {name: e["Properties"] for name, e in events if e["Type"] == "SQS"}
 
 
 @pytest.mark.parametrize(("function_id", "queue_and_batch"), WORKERS.items())
-def test_worker_event_source(function_id: str, queue_and_batch: tuple[str, int]) -> None:
+def test_worker_event_sources(function_id: str, queue_and_batch: tuple[str, int]) -> None:
     queue_id, batch_size = queue_and_batch
-    event = sqs_event(function_id)
-    assert event["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
-    assert event["BatchSize"] == batch_size
-    assert event["MaximumBatchingWindowInSeconds"] >= 1  # required when BatchSize > 10
-    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert event["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "WorkerMaxConcurrency"}
-    assert TEMPLATE["Parameters"]["WorkerMaxConcurrency"]["Default"] == 5
+    events = sqs_events(function_id)
+    # The single sends' queue and the broadcasts' own queue, each an event source of the same worker
+    assert {name: event["Queue"] for name, event in events.items()} == {
+        "SendQueue": {"Fn::GetAtt": [queue_id, "Arn"]},
+        "BulkQueue": {"Fn::GetAtt": [queue_id.replace("Queue", "BulkQueue"), "Arn"]},
+    }
+    for event in events.values():
+        assert event["BatchSize"] == batch_size
+        assert event["MaximumBatchingWindowInSeconds"] >= 1  # required when BatchSize > 10
+        assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (events["SendQueue"]["ScalingConfig"], events["BulkQueue"]["ScalingConfig"]) == (
+        {"MaximumConcurrency": 2},
+        {"MaximumConcurrency": 3},
+    )
 
 
 @pytest.mark.parametrize("function_id", WORKERS)
-def test_workers_are_not_capped_by_reserved_concurrency(function_id: str) -> None:
-    assert "ReservedConcurrentExecutions" not in props(function_id)
+def test_reserved_concurrency_is_the_design_5_and_the_sum_of_the_event_sources_maximum(function_id: str) -> None:
+    # Never below the sum: the pollers would be throttled and push messages' receive counts up (aws-facts §1.3).
+    total = sum(event["ScalingConfig"]["MaximumConcurrency"] for event in sqs_events(function_id).values())
+    assert props(function_id)["ReservedConcurrentExecutions"] == total == 5
     assert "ReservedConcurrentExecutions" not in TEMPLATE["Globals"]["Function"]
 
 
@@ -45,15 +54,20 @@ def test_workers_are_not_capped_by_reserved_concurrency(function_id: str) -> Non
 def test_visibility_timeout_covers_six_worker_timeouts_plus_window(
     function_id: str, queue_and_batch: tuple[str, int]
 ) -> None:
-    queue = props(queue_and_batch[0])
     timeout = function_setting(TEMPLATE, function_id, "Timeout")
-    window = sqs_event(function_id)["MaximumBatchingWindowInSeconds"]
-    assert queue["VisibilityTimeout"] >= 6 * timeout + window
+    for queue_id in (queue_and_batch[0], queue_and_batch[0].replace("Queue", "BulkQueue")):
+        window = max(event["MaximumBatchingWindowInSeconds"] for event in sqs_events(function_id).values())
+        assert props(queue_id)["VisibilityTimeout"] >= 6 * timeout + window
 
 
 @pytest.mark.parametrize(
     ("queue_id", "name", "dlq_id"),
-    [("SmsQueue", "send-sms-queue", "SmsDeadLetterQueue"), ("EmailQueue", "send-email-queue", "EmailDeadLetterQueue")],
+    [
+        ("SmsQueue", "send-sms-queue", "SmsDeadLetterQueue"),
+        ("EmailQueue", "send-email-queue", "EmailDeadLetterQueue"),
+        ("SmsBulkQueue", "send-sms-bulk-queue", "SmsBulkDeadLetterQueue"),
+        ("EmailBulkQueue", "send-email-bulk-queue", "EmailBulkDeadLetterQueue"),
+    ],
 )
 def test_send_queues_have_their_own_dead_letter_queue(queue_id: str, name: str, dlq_id: str) -> None:
     queue, dlq = props(queue_id), props(dlq_id)

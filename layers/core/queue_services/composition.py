@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 
 from queue_services.adapters.api_keys import ApiKeyStore
 from queue_services.adapters.aws import aws_client
+from queue_services.adapters.broadcasts import BroadcastStore
 from queue_services.adapters.dead_letters import DeadLetterQueue
 from queue_services.adapters.ledger import Ledger
 from queue_services.adapters.metrics_store import MetricsStore
 from queue_services.adapters.schedules import ScheduleStore
 from queue_services.adapters.send_queue import SendQueue
 from queue_services.adapters.workspace_settings import WorkspaceSettingsStore
+from queue_services.broadcasts import BroadcastIntake
 from queue_services.channels import Channel
 from queue_services.intake import MessageIntake
 from queue_services.keys import KeyManager
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
 @cache
 def send_queue(channel: Channel) -> SendQueue:
     return SendQueue(aws_client("sqs"), get_settings().queue_url(channel))
+
+
+@cache
+def bulk_queue(channel: Channel) -> SendQueue:
+    return SendQueue(aws_client("sqs"), get_settings().bulk_queue_url(channel))
 
 
 @lru_cache(maxsize=1)
@@ -51,7 +58,9 @@ def api_key_store() -> ApiKeyStore:
 def idempotent_intake() -> IdempotentIntake:
     from queue_services.request_idempotency import IdempotentIntake  # Powertools Idempotency: the api only
 
-    return IdempotentIntake(message_intake, aws_client("dynamodb"), get_settings().idempotency_table_name)
+    return IdempotentIntake(
+        message_intake, aws_client("dynamodb"), get_settings().idempotency_table_name, broadcast_intake
+    )
 
 
 @lru_cache(maxsize=1)
@@ -98,12 +107,37 @@ def message_intake() -> MessageIntake:
     )
 
 
+@lru_cache(maxsize=1)
+def broadcast_store() -> BroadcastStore:
+    return BroadcastStore(aws_client("dynamodb"), get_settings().broadcasts_table_name)
+
+
+def workspace_rate(workspace_id: str, channel: Channel) -> float:
+    """The most a workspace's messages can go at: its cap, else the channel's rate."""
+    settings = get_settings()
+    stored = workspace_settings_store().get(workspace_id)
+    cap = stored.cap(channel) if stored is not None else None
+    return min(cap, settings.rate_per_second(channel)) if cap else settings.rate_per_second(channel)
+
+
+@lru_cache(maxsize=1)
+def broadcast_intake() -> BroadcastIntake:
+    return BroadcastIntake(
+        {channel: bulk_queue(channel) for channel in Channel},
+        ledger(),
+        broadcast_store(),
+        get_settings().max_sqs_delay_seconds,
+        workspace_rate,
+    )
+
+
 def reset() -> None:
     """Forget every built object (tests change settings and moto contexts between cases)."""
     from queue_services import worker_composition  # only when loaded: the api does not load it
 
     for cached in (
         send_queue,
+        bulk_queue,
         metrics_store,
         api_key_store,
         key_manager,
@@ -114,6 +148,8 @@ def reset() -> None:
         ledger,
         schedule_store,
         message_intake,
+        broadcast_store,
+        broadcast_intake,
         worker_composition.slot_claimer,
         worker_composition.workspace_claimer,
         worker_composition.channel_worker,

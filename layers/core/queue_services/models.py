@@ -107,6 +107,8 @@ class _QueuedMessageBase(CamelModel):
     expires_at: datetime | None = None
     # Grows with each reschedule; a copy whose version is not the ledger's is stale and dropped.
     version: int = 0
+    # Set for a broadcast's messages (POST /api/bulk-*): the workers check its state once per batch.
+    broadcast_id: str | None = None
     # Deliveries before this copy was queued (a re-queued or dead-lettered copy), and why the last one failed.
     attempts: int = 0
     last_error: str | None = None
@@ -252,6 +254,7 @@ class MessageView(CamelModel):
     dead_lettered: bool
     segments: int | None = Field(default=None, description="SMS: the provider's message parts")
     encoding: str | None = Field(default=None, description="SMS: GSM-7 or UCS-2")
+    broadcast_id: str | None = Field(default=None, description="the broadcast it belongs to, if any")
 
 
 KeyLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

@@ -61,6 +61,12 @@ class Settings(BaseModel):
     workspaces_table_name: str = Field(alias="WORKSPACES_TABLE_NAME", min_length=1)
     sms_dlq_url: str = Field(alias="SMS_DLQ_URL", min_length=1)
     email_dlq_url: str = Field(alias="EMAIL_DLQ_URL", min_length=1)
+    # Broadcasts' own queues (POST /api/bulk-*), each with its DLQ, and their records.
+    sms_bulk_queue_url: str = Field(alias="SMS_BULK_QUEUE_URL", min_length=1)
+    email_bulk_queue_url: str = Field(alias="EMAIL_BULK_QUEUE_URL", min_length=1)
+    sms_bulk_dlq_url: str = Field(alias="SMS_BULK_DLQ_URL", min_length=1)
+    email_bulk_dlq_url: str = Field(alias="EMAIL_BULK_DLQ_URL", min_length=1)
+    broadcasts_table_name: str = Field(alias="BROADCASTS_TABLE_NAME", min_length=1)
     max_receive_count: int = Field(alias="MAX_RECEIVE_COUNT", default=10, ge=2)
     retry_max_attempts: int = Field(alias="RETRY_MAX_ATTEMPTS", default=8, ge=1)
     # Completed sends are remembered at least as long as SQS keeps a message (4 days), so no redelivery resends.
@@ -76,6 +82,12 @@ class Settings(BaseModel):
 
     def dead_letter_queue_url(self, channel: Channel) -> str:
         return self.sms_dlq_url if channel is Channel.SMS else self.email_dlq_url
+
+    def bulk_queue_url(self, channel: Channel) -> str:
+        return self.sms_bulk_queue_url if channel is Channel.SMS else self.email_bulk_queue_url
+
+    def bulk_dead_letter_queue_url(self, channel: Channel) -> str:
+        return self.sms_bulk_dlq_url if channel is Channel.SMS else self.email_bulk_dlq_url
 
     def provider_url(self, channel: Channel) -> str:
         base = str(self.sms_api_url if channel is Channel.SMS else self.email_api_url).rstrip("/")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,9 +12,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
+from queue_services.adapters.broadcasts import BroadcastStore
 from queue_services.adapters.ledger import Ledger, MessageRecord
 from queue_services.adapters.metrics_store import MetricsStore
-from queue_services.adapters.send_queue import SendQueue
+from queue_services.adapters.send_queue import SendQueue, queue_name
 from queue_services.batch_outcomes import (
     MessageReport,
     ReceivedMessage,
@@ -47,6 +48,7 @@ class UnreadableRecord(QueueServicesError):
 # SQS until shortly before its time (visibility timeouts count whole seconds, polls add up to a second).
 HOLD_THRESHOLD = timedelta(seconds=3)
 # The deadLetterReason of a well-formed message the service never accepted (its ledger record is missing).
+BROADCAST_CANCELLED = "broadcast cancelled"
 NO_LEDGER_RECORD = "no ledger record: not a message this service accepted (or its record expired)"
 HOLD_MARGIN_SECONDS = 2
 # A paused workspace's messages are looked at again this often (plus the settings cache's TTL): they
@@ -87,7 +89,12 @@ class ChannelWorker:
         ledger: Ledger | None = None,
         on_invocation: Callable[[Any], None] = lambda context: None,
         workspace_settings: SettingsCache | None = None,
+        other_queues: Sequence[RetryQueues] = (),
+        broadcasts: BroadcastStore | None = None,
     ) -> None:
+        self._broadcasts = broadcasts
+        # A batch comes from one event source: its retries go back to the queue it came from.
+        self._queues_by_name = {q.send.name: q for q in (*other_queues, queues)}
         self._ledger = ledger
         self._workspace_settings = workspace_settings
         self._channel = channel
@@ -104,6 +111,7 @@ class ChannelWorker:
             # BatchProcessor raises on an empty batch; an empty batch has nothing to fail.
             return {"batchItemFailures": []}
         self._on_invocation(context)
+        queues = self._queues_for(records)
         started = time.monotonic()
         received, unreadable = self._parse(records)
         messages = {item.sqs_id: item.message for item in received}
@@ -122,7 +130,7 @@ class ChannelWorker:
                 unsettled.pop(sqs_id, None)
         # Not a message of this channel, or not one the service accepted: no retry can change that. To the
         # DLQ at once, with the reason.
-        buried = self._queues.dead_letter.bury_unreadable(unreadable) if unreadable else set()
+        buried = queues.dead_letter.bury_unreadable(unreadable) if unreadable else set()
         held.update(unsettled)
         to_send = {sqs_id: message for sqs_id, message in messages.items() if sqs_id not in held}
         sent = self._sender.send_all(
@@ -134,8 +142,9 @@ class ChannelWorker:
         outcomes = dict(zip(to_send, sent, strict=True))
         outcomes.update(held)
         self._record_counters(outcomes.values(), len(records), started)
-        actions = plan_retries(received, outcomes, self._retry_policy, self._queues.max_receive_count)
-        settled, dead_lettered = self._apply_retries(actions)
+        self._count_broadcast_429s(to_send, outcomes)
+        actions = plan_retries(received, outcomes, self._retry_policy, queues.max_receive_count)
+        settled, dead_lettered = self._apply_retries(actions, queues)
         self._save_ledger(ledger_updates(outcomes, ledger_records, dead_lettered, now))
         reports = message_reports(received, outcomes, actions, settled, dead_lettered)
         log_reports(self._channel, reports, len(records) - len(received), started)
@@ -208,9 +217,15 @@ class ChannelWorker:
         held: dict[str, DeliveryOutcome] = {}
         claims: dict[str, int] = {}
         unrecorded: set[str] = set()
+        cancelled_broadcasts = self._cancelled_broadcasts(messages.values())
+        to_cancel: dict[str, int] = {}
         for sqs_id, message in messages.items():
             ids = (message.message_id, message.workspace_id)
             record = records.get(message.message_id)
+            if record is not None and message.broadcast_id in cancelled_broadcasts and not is_final(record.status):
+                to_cancel[message.message_id] = record.version
+                held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, BROADCAST_CANCELLED)
+                continue
             if record is None:
                 logger.error("no ledger record: refused", extra={"message_id": message.message_id})
                 unrecorded.add(sqs_id)
@@ -226,12 +241,39 @@ class ChannelWorker:
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "before its send time", retry_after=wait)
             else:
                 claims[message.message_id] = message.version
+        if to_cancel:
+            self._ledger.cancel_many(to_cancel, now)
         claimed = self._ledger.claim_for_sending(claims, now)
         for sqs_id, message in messages.items():
             if message.message_id in claims and message.message_id not in claimed:
                 ids = (message.message_id, message.workspace_id)
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, "cancelled or moved while queued")
         return records, held, unrecorded
+
+    def _count_broadcast_429s(self, messages: dict[str, QueuedMessage], outcomes: dict[str, DeliveryOutcome]) -> None:
+        """Each broadcast's provider 429s in this batch, one write per broadcast."""
+        counts: dict[str, int] = {}
+        for sqs_id, message in messages.items():
+            if message.broadcast_id is not None and outcomes[sqs_id].kind is OutcomeKind.RATE_LIMITED:
+                counts[message.broadcast_id] = counts.get(message.broadcast_id, 0) + 1
+        if self._broadcasts is None or not counts:
+            return
+        try:
+            self._broadcasts.add_rate_limited(counts)
+        except DependencyUnavailable as exc:
+            logger.warning("could not count broadcasts' 429s", extra={"error": str(exc)})
+
+    def _cancelled_broadcasts(self, messages: Iterable[QueuedMessage]) -> set[str]:
+        """The batch's cancelled broadcasts (one batched read per batch); if they cannot be read, none: a
+        cancel that loses that race sends what a cancel a moment later would also have let go."""
+        ids = {m.broadcast_id for m in messages if m.broadcast_id is not None}
+        if self._broadcasts is None or not ids:
+            return set()
+        try:
+            return self._broadcasts.cancelled_among(ids)
+        except DependencyUnavailable as exc:
+            logger.warning("could not read broadcast states", extra={"error": str(exc)})
+            return set()
 
     @staticmethod
     def _hold_paused(messages: dict[str, QueuedMessage], paused: set[str]) -> dict[str, DeliveryOutcome]:
@@ -252,10 +294,15 @@ class ChannelWorker:
             # Sends are done and recorded by idempotency; a stale status is better than sending again.
             logger.exception("could not save ledger statuses", extra={"count": len(updates)})
 
-    def _apply_retries(self, actions: RetryActions) -> tuple[set[str], set[str]]:
+    def _queues_for(self, records: list[dict[str, Any]]) -> RetryQueues:
+        """The queue the batch came from (its records' eventSourceARN), or the send queue if it does not say
+        (a hand-made event)."""
+        source = str(records[0].get("eventSourceARN") or "")
+        return self._queues_by_name.get(queue_name(source), self._queues)
+
+    def _apply_retries(self, actions: RetryActions, queues: RetryQueues) -> tuple[set[str], set[str]]:
         """Hide, re-queue and dead-letter as planned; return the SQS ids handled by an accepted copy
         (re-queued or dead-lettered), and the dead-lettered ones among them."""
-        queues = self._queues
         if actions.hide:
             queues.send.delay_redelivery(actions.hide)
         settled = queues.send.enqueue_many(actions.requeue)

@@ -17,7 +17,14 @@ from queue_services.adapters.idempotency_store import BatchingDynamoDBPersistenc
 from queue_services.adapters.rate_limit_table import DynamoDbSlotClaimer
 from queue_services.adapters.send_queue import SendQueue
 from queue_services.channels import Channel
-from queue_services.composition import ledger, metrics_store, send_queue, workspace_settings_store
+from queue_services.composition import (
+    broadcast_store,
+    bulk_queue,
+    ledger,
+    metrics_store,
+    send_queue,
+    workspace_settings_store,
+)
 from queue_services.delivery import BatchSender, make_send_once
 from queue_services.providers import ProviderClient, new_session
 from queue_services.ratelimit import ProviderPushback, SharedRateLimiter, SlotPlan
@@ -104,6 +111,11 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         dead_letter=SendQueue(aws_client("sqs"), settings.dead_letter_queue_url(channel)),
         max_receive_count=settings.max_receive_count,
     )
+    bulk_queues = RetryQueues(
+        send=bulk_queue(channel),
+        dead_letter=SendQueue(aws_client("sqs"), settings.bulk_dead_letter_queue_url(channel)),
+        max_receive_count=settings.max_receive_count,
+    )
     return ChannelWorker(
         channel,
         sender,
@@ -115,4 +127,6 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         # In-progress idempotency records then expire with the invocation, well inside the visibility timeout.
         on_invocation=idempotency.register_lambda_context,
         workspace_settings=SettingsCache(workspace_settings_store()),
+        other_queues=[bulk_queues],
+        broadcasts=broadcast_store(),
     )

@@ -6,6 +6,7 @@ The status rules live in queue_services.statuses; the conditions below are writt
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,7 @@ class MessageRecord(CamelModel):
     encoding: str | None = None
     # In a dead-letter queue (status stays queued, so a redrive sends it like any queued message).
     dead_lettered: bool = False
+    broadcast_id: str | None = None
     # Epoch seconds for DynamoDB TTL: retention, not a timer.
     retain_until: int = Field(default=0, exclude=True)
     # The queued message as JSON, kept while the message is pending so it can be rescheduled; never shown.
@@ -74,6 +76,14 @@ def _placeholders(statuses: frozenset[MessageStatus]) -> str:
 
 def _status_values(statuses: frozenset[MessageStatus]) -> dict[str, Any]:
     return {f":st_{status}": {"S": str(status)} for status in sorted(statuses)}
+
+
+def failure_reason(last_error: str | None) -> str:
+    """A failed message's reason for counting: its last error up to the first colon ("HTTP 400: ..." ->
+    "HTTP 400", "expired" -> "expired")."""
+    if not last_error:
+        return "unknown"
+    return last_error.split(":", 1)[0].strip()[:80] or "unknown"
 
 
 def retention_epoch(now: datetime, days: int, send_at: datetime) -> int:
@@ -129,6 +139,38 @@ class Ledger:
         The condition (pending or already sending, same version) is what makes cancel and send race
         safely: whichever conditional write lands first wins, the other sees the new status.
         """
+        return self._move_many(versions, now, MessageStatus.SENDING)
+
+    def cancel_many(self, versions: dict[str, int], now: datetime) -> set[str]:
+        """Cancel records (a cancelled broadcast's, as a worker meets them) under the same condition as a
+        claim, their stored copy dropped; return the ids cancelled."""
+        return self._move_many(versions, now, MessageStatus.CANCELLED)
+
+    def broadcast_statuses(self, broadcast_id: str) -> tuple[Counter[str], Counter[str]]:
+        """How many of a broadcast's messages are in each status, and the failed ones' reasons (on the
+        index byBroadcast: its keys, status and lastError only)."""
+        statuses: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "byBroadcast",
+            "KeyConditionExpression": "broadcastId = :broadcast",
+            "ExpressionAttributeValues": {":broadcast": {"S": broadcast_id}},
+            "ProjectionExpression": "#status, lastError",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+        while True:
+            answer = self._call("query", **kwargs)
+            for item in answer.get("Items", []):
+                status = item.get("status", {}).get("S", "")
+                statuses[status] += 1
+                if status == MessageStatus.FAILED:
+                    reasons[failure_reason(item.get("lastError", {}).get("S"))] += 1
+            if not answer.get("LastEvaluatedKey"):
+                return statuses, reasons
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _move_many(self, versions: dict[str, int], now: datetime, target: MessageStatus) -> set[str]:
         claimed: set[str] = set()
         pending = dict(versions)
         while pending:
@@ -142,7 +184,7 @@ class Ledger:
                     "transact_write_items",
                     "ledger claim",
                     "TransactionCanceledException",
-                    TransactItems=[self._claim_item(message_id, chunk[message_id], now) for message_id in ids],
+                    TransactItems=[self._move_item(message_id, chunk[message_id], now, target) for message_id in ids],
                 )
                 if refusal is not None:
                     reasons = refusal.get("CancellationReasons") or []
@@ -159,17 +201,19 @@ class Ledger:
                 break
         return claimed
 
-    def _claim_item(self, message_id: str, version: int, now: datetime) -> dict[str, Any]:
+    def _move_item(self, message_id: str, version: int, now: datetime, target: MessageStatus) -> dict[str, Any]:
+        # A cancelled message is never sent: its stored copy (full recipient and text) goes (README "payload").
+        drop = " REMOVE payload" if target is MessageStatus.CANCELLED else ""
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": {"messageId": {"S": message_id}},
-                "UpdateExpression": "SET #status = :sending, updatedAt = :now",
+                "UpdateExpression": "SET #status = :target, updatedAt = :now" + drop,
                 "ConditionExpression": f"#status IN ({_placeholders(CLAIMABLE)}) AND #version = :version",
                 "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
                 "ExpressionAttributeValues": {
                     **_status_values(CLAIMABLE),
-                    ":sending": {"S": MessageStatus.SENDING},
+                    ":target": {"S": target},
                     ":version": {"N": str(version)},
                     ":now": {"S": now.isoformat()},
                 },

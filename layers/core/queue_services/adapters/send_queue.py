@@ -14,12 +14,22 @@ from queue_services.observability import logger
 DEAD_LETTER_REASON = "deadLetterReason"
 
 
+def queue_name(url_or_arn: str) -> str:
+    """A queue's name from its URL (https://sqs.../123/name) or ARN (arn:aws:sqs:region:123:name)."""
+    return url_or_arn.rstrip("/").replace(":", "/").rsplit("/", 1)[-1]
+
+
 class SendQueue:
     """One channel's send queue."""
 
     def __init__(self, sqs_client: Any, queue_url: str) -> None:
         self._sqs = sqs_client
         self._queue_url = queue_url
+
+    @property
+    def name(self) -> str:
+        """The queue's name: the last part of its URL, as of its ARN (an SQS record's eventSourceARN)."""
+        return queue_name(self._queue_url)
 
     def enqueue(self, message: QueuedMessage, delay_seconds: int) -> str:
         """Send message with DelaySeconds; the workspace is the MessageGroupId (SQS fair queues)."""

@@ -1,0 +1,172 @@
+"""DynamoDB adapter for broadcasts: one item per broadcast (key broadcastId), listed per workspace on the
+index byWorkspace (newest first); a cancel is a conditional write, so it happens once."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from pydantic import Field
+
+from queue_services.adapters.aws import call_aws, call_aws_or_none
+from queue_services.errors import InvalidRequest
+from queue_services.models import CamelModel
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+BY_WORKSPACE = "byWorkspace"
+
+
+class BroadcastState(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class BroadcastRecord(CamelModel):
+    """A broadcast as stored: what was asked and accepted; progress is counted from the ledger."""
+
+    broadcast_id: str
+    workspace_id: str
+    channel: str
+    name: str | None = None
+    total: int
+    rejected: int = 0
+    state: BroadcastState = BroadcastState.ACTIVE
+    send_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None = None
+    # Provider 429s met by its messages, added once per batch by the workers.
+    rate_limited: int = 0
+    retain_until: int = Field(default=0, exclude=True)
+
+
+def _to_item(record: BroadcastRecord) -> dict[str, Any]:
+    data = record.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["retainUntil"] = record.retain_until
+    return {key: _SERIALIZER.serialize(value) for key, value in data.items()}
+
+
+def _from_item(item: dict[str, Any]) -> BroadcastRecord:
+    data = {key: _DESERIALIZER.deserialize(value) for key, value in item.items()}
+    data["retain_until"] = int(data.pop("retainUntil", 0))
+    return BroadcastRecord.model_validate(data)
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    """A page's LastEvaluatedKey as an opaque URL-safe string (None at the end)."""
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("is not a cursor this API gave out", field="cursor") from exc
+    if not isinstance(key, dict) or set(key) != {"broadcastId", "workspaceId", "createdAt"}:
+        raise InvalidRequest("is not a cursor this API gave out", field="cursor")
+    return key
+
+
+class BroadcastStore:
+    """The broadcasts table."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._ddb = dynamodb_client
+        self._table = table_name
+
+    def create(self, record: BroadcastRecord) -> None:
+        self._call("put_item", TableName=self._table, Item=_to_item(record))
+
+    def get(self, broadcast_id: str) -> BroadcastRecord | None:
+        item = self._call(
+            "get_item", TableName=self._table, Key={"broadcastId": {"S": broadcast_id}}, ConsistentRead=True
+        ).get("Item")
+        return _from_item(item) if item else None
+
+    def cancelled_among(self, broadcast_ids: Iterable[str]) -> set[str]:
+        """Which of these broadcasts are cancelled: one BatchGetItem per 100 (the workers, once per batch)."""
+        wanted = list(dict.fromkeys(broadcast_ids))
+        cancelled: set[str] = set()
+        for start in range(0, len(wanted), 100):
+            keys = [{"broadcastId": {"S": broadcast_id}} for broadcast_id in wanted[start : start + 100]]
+            request: dict[str, Any] = {
+                self._table: {"Keys": keys, "ProjectionExpression": "broadcastId, #state", "ConsistentRead": True}
+            }
+            request[self._table]["ExpressionAttributeNames"] = {"#state": "state"}
+            while request:
+                answer = self._call("batch_get_item", RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    if item.get("state", {}).get("S") == BroadcastState.CANCELLED:
+                        cancelled.add(item["broadcastId"]["S"])
+                request = answer.get("UnprocessedKeys") or {}
+        return cancelled
+
+    def cancel(self, record: BroadcastRecord, now: datetime) -> BroadcastRecord | None:
+        """Mark it cancelled if it is still active; None if it was cancelled meanwhile."""
+        written = call_aws_or_none(
+            self._ddb,
+            "update_item",
+            "broadcasts",
+            "ConditionalCheckFailedException",
+            TableName=self._table,
+            Key={"broadcastId": {"S": record.broadcast_id}},
+            UpdateExpression="SET #state = :cancelled, cancelledAt = :now, updatedAt = :now",
+            ConditionExpression="#state = :active",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":cancelled": {"S": BroadcastState.CANCELLED},
+                ":active": {"S": BroadcastState.ACTIVE},
+                ":now": {"S": now.isoformat()},
+            },
+        )
+        if written is None:
+            return None
+        return record.model_copy(update={"state": BroadcastState.CANCELLED, "cancelled_at": now, "updated_at": now})
+
+    def add_rate_limited(self, counts: dict[str, int]) -> None:
+        """Add each broadcast's 429s of a batch (one UpdateItem per broadcast and batch)."""
+        for broadcast_id, count in counts.items():
+            if count:
+                self._call(
+                    "update_item",
+                    TableName=self._table,
+                    Key={"broadcastId": {"S": broadcast_id}},
+                    UpdateExpression="ADD rateLimited :count",
+                    ConditionExpression="attribute_exists(broadcastId)",
+                    ExpressionAttributeValues={":count": {"N": str(count)}},
+                )
+
+    def list_for_workspace(
+        self, workspace_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[BroadcastRecord], str | None]:
+        """A page of the workspace's broadcasts, newest first, and the cursor of the next page."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_WORKSPACE,
+            "KeyConditionExpression": "workspaceId = :workspace",
+            "ExpressionAttributeValues": {":workspace": {"S": workspace_id}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor)
+        if start is not None:
+            if start["workspaceId"] != {"S": workspace_id}:
+                raise InvalidRequest("belongs to another listing", field="cursor")
+            kwargs["ExclusiveStartKey"] = start
+        answer = self._call("query", **kwargs)
+        records = [_from_item(item) for item in answer.get("Items", [])]
+        return records, encode_cursor(answer.get("LastEvaluatedKey"))
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        return call_aws(self._ddb, operation, "broadcasts", **kwargs)

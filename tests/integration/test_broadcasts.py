@@ -1,0 +1,151 @@
+"""Broadcasts under moto with the provider sink: bulk accept with rejections by index, delivery from the bulk
+queue, progress from the ledger, cancel, Idempotency-Key, isolation and retries to the bulk queue's DLQ."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.support.events import ADMIN, route_event, workspace_key
+from tests.support.integration_stack import Stack, with_receive_count
+
+
+def recipients(count: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        {"phoneNumber": f"+1555{index:07d}", "contactId": f"contact-{index}", "variables": {"firstName": f"N{index}"}}
+        for index in range(start, start + count)
+    ]
+
+
+def bulk_sms(
+    stack: Stack,
+    people: list[dict[str, Any]],
+    caller: dict[str, str] | None = ADMIN,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> tuple[int, dict[str, Any]]:
+    body = {"workspaceId": "workspace-123", "message": "Hi {{firstName}}", "recipients": people, **extra}
+    event = route_event("POST", "/api/bulk-sms", body=body, caller=caller)
+    event["headers"].update(headers or {})
+    answer = stack.api.invoke(event)
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def broadcast(stack: Stack, broadcast_id: str, method: str = "GET", caller: dict[str, str] | None = ADMIN) -> Any:
+    event = route_event(
+        method,
+        f"/api/broadcasts/{broadcast_id}",
+        resource="/api/broadcasts/{broadcastId}",
+        caller=caller,
+        path_parameters={"broadcastId": broadcast_id},
+    )
+    answer = stack.api.invoke(event)
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def drain_bulk(stack: Stack, batches: int | None = None, size: int = 50) -> None:
+    """Invoke the SMS worker on the bulk queue's messages, as its second event source would."""
+    done = 0
+    while batches is None or done < batches:
+        event = stack.receive_event("SmsBulkQueue", size)
+        if not event["Records"]:
+            return
+        stack.sms_worker.invoke(event)
+        done += 1
+
+
+def test_a_bulk_request_accepts_the_valid_recipients_and_reports_the_others_by_index(stack: Stack) -> None:
+    people = recipients(5)
+    people[1]["phoneNumber"] = "12"
+    people[3]["variables"] = {}
+    status, answer = bulk_sms(stack, people, name="spring")
+    assert status == 202
+    assert answer["accepted"] == 3
+    assert [(r["index"], r["contactId"]) for r in answer["rejected"]] == [(1, "contact-1"), (3, "contact-3")]
+    assert answer["rejected"][0]["error"].startswith("phoneNumber")
+    assert answer["rejected"][1]["error"].startswith("variables")
+    # Then the accepted copies are on the bulk queue, not the single sends' queue, each rendered
+    bodies = [json.loads(m["Body"]) for m in stack.receive("SmsBulkQueue", 10)]
+    assert sorted(b["message"] for b in bodies) == ["Hi N0", "Hi N2", "Hi N4"]
+    assert {b["broadcastId"] for b in bodies} == {answer["broadcastId"]}
+    assert stack.receive("SmsQueue", 10) == []
+
+
+def test_a_request_with_no_valid_recipient_is_a_422_naming_recipients(stack: Stack) -> None:
+    status, answer = bulk_sms(stack, [{"phoneNumber": "x", "contactId": "c"}])
+    assert status == 422
+    assert answer["message"].startswith("recipients:")
+    assert stack.receive("SmsBulkQueue", 10) == []
+
+
+def test_a_broadcast_is_delivered_once_and_its_progress_counts_every_message(stack: Stack) -> None:
+    status, answer = bulk_sms(stack, recipients(120))
+    assert status == 202
+    drain_bulk(stack)
+    sent = stack.sink_messages("sms")
+    assert len(sent) == 120
+    assert len({m["to"] for m in sent}) == 120
+    status, progress = broadcast(stack, answer["broadcastId"])
+    assert status == 200
+    assert (progress["total"], progress["sent"], progress["queued"], progress["failed"]) == (120, 120, 0, 0)
+    assert progress["etaSeconds"] is None
+
+
+def test_a_cancel_mid_broadcast_stops_the_rest(stack: Stack) -> None:
+    _, answer = bulk_sms(stack, recipients(60))
+    drain_bulk(stack, batches=1, size=10)
+    status, cancelled = broadcast(stack, answer["broadcastId"], "DELETE")
+    assert status == 200
+    assert cancelled["state"] == "cancelled"
+    drain_bulk(stack)
+    assert len(stack.sink_messages("sms")) == 10
+    _, progress = broadcast(stack, answer["broadcastId"])
+    assert (progress["sent"], progress["cancelled"], progress["queued"]) == (10, 50, 0)
+
+
+def test_a_retried_bulk_request_with_its_idempotency_key_creates_nothing_twice(stack: Stack) -> None:
+    people = recipients(12)
+    people[0]["phoneNumber"] = "bad"
+    first = bulk_sms(stack, people, headers={"Idempotency-Key": "campaign-7"})
+    again = bulk_sms(stack, people, headers={"Idempotency-Key": "campaign-7"})
+    assert first == again
+    assert first[1]["accepted"] == 11
+    assert len(stack.receive("SmsBulkQueue", 30)) == 11
+
+
+def test_another_workspace_cannot_see_list_or_cancel_a_broadcast(stack: Stack) -> None:
+    _, answer = bulk_sms(stack, recipients(2))
+    other = workspace_key("workspace-456")
+    assert broadcast(stack, answer["broadcastId"], caller=other)[0] == 404
+    assert broadcast(stack, answer["broadcastId"], "DELETE", caller=other)[0] == 404
+    assert bulk_sms(stack, recipients(2), caller=other)[0] == 403
+    listing = route_event("GET", "/api/broadcasts", caller=other)
+    listing["queryStringParameters"] = {"workspaceId": "workspace-123"}
+    assert stack.api.invoke(listing)["statusCode"] == 403
+
+
+def test_broadcasts_are_listed_newest_first_by_pages(stack: Stack) -> None:
+    ids = [bulk_sms(stack, recipients(1), name=f"b{n}")[1]["broadcastId"] for n in range(3)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        event = route_event("GET", "/api/broadcasts", caller=workspace_key("workspace-123"))
+        event["queryStringParameters"] = {"workspaceId": "workspace-123", "limit": "2"}
+        if cursor:
+            event["queryStringParameters"]["cursor"] = cursor
+        page = json.loads(stack.api.invoke(event)["body"])
+        seen += [b["broadcastId"] for b in page["broadcasts"]]
+        cursor = page["cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(ids))
+
+
+def test_a_bulk_message_failing_after_its_attempts_goes_to_the_bulk_queue_dlq(stack: Stack) -> None:
+    # Retries go back to the queue the batch came from: a broadcast's message dead-letters into its own DLQ
+    bulk_sms(stack, recipients(1))
+    stack.sink.state.faults = stack.sink.state.faults.model_copy(update={"rate5xx": 1.0})
+    event = with_receive_count(stack.receive_event("SmsBulkQueue", 1), 8)
+    assert stack.sms_worker.invoke(event) == {"batchItemFailures": []}
+    assert len(stack.receive("SmsBulkDeadLetterQueue", 10)) == 1
+    assert stack.receive("SmsDeadLetterQueue", 10) == []
