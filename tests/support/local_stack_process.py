@@ -186,9 +186,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 
 
 def no_batch_in_flight(stack: LocalStackProcess) -> bool:
-    """No message of either send queue is in flight (a worker holds every message of its batch until done)."""
+    """No message of any send queue is in flight (a worker holds every message of its batch until done)."""
     sqs = stack.aws_client("sqs")
-    for name in ("send-sms-queue", "send-email-queue"):
+    for name in ("send-sms-queue", "send-email-queue", "send-sms-bulk-queue", "send-email-bulk-queue"):
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
         if int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) > 0:
