@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from qs_cli.broadcast import broadcast_app, broadcasts_app
 from qs_cli.client import LOCAL_ADMIN_KEY, LOCAL_API_URL, ApiClient, ApiError
 from qs_cli.output import errors, show_json, show_record, show_table
 
@@ -22,6 +23,8 @@ keys_app = typer.Typer(help="API keys (admin key only).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 settings_app = typer.Typer(help="A workspace's settings: sender IDs, caps, pause.", no_args_is_help=True)
 app.add_typer(settings_app, name="settings")
+app.add_typer(broadcast_app, name="broadcast")
+app.add_typer(broadcasts_app, name="broadcasts")
 
 
 @dataclass

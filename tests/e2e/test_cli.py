@@ -92,3 +92,31 @@ def test_settings_are_set_and_read_with_qs(stack: LocalStackProcess) -> None:
         assert "smsFrom" in refused.stderr
     finally:
         qs_json(stack, "settings", "set", "workspace-456")
+
+
+def test_qs_broadcast_sends_a_csv_follows_it_to_the_end_and_fails_on_a_rejected_row(stack: LocalStackProcess) -> None:
+    # Given the README's example CSV: four good contacts and one with a bad phone number
+    done = qs(stack, "--json", "broadcast", "sms", "--csv", str(ROOT / "examples" / "contacts.csv"),
+              "--message", "Hi {{firstName}} from {{city}}", "--name", "e2e")  # fmt: skip
+    # Then it waited until every accepted message was sent, and exits 1 for the rejected row
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["total"], summary["sent"], summary["queued"], summary["sending"]) == (4, 4, 0, 0)
+    assert [(r["index"], r["contactId"]) for r in summary["rejected"]] == [(4, "contact-5")]
+    texts = sorted(m["message"] for m in stack.sink_messages("sms"))
+    people = ("Ada from London", "Alan from Wilmslow", "Grace from Arlington", "Katherine from Hampton")
+    assert texts == [f"Hi {who}" for who in people]
+    # And the broadcast is listed, and its status and a (harmless) cancel answer
+    (broadcast_id,) = summary["broadcastIds"]
+    listed = qs_json(stack, "broadcasts", "list", "--workspace", "workspace-123")
+    assert broadcast_id in [b["broadcastId"] for b in listed["broadcasts"]]
+    assert qs_json(stack, "broadcast", "status", broadcast_id)["sent"] == 4
+    assert qs_json(stack, "broadcast", "cancel", broadcast_id)["state"] == "cancelled"
+
+
+def test_qs_broadcast_names_a_csv_without_its_address_column(stack: LocalStackProcess, tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("email,contactId\na@example.com,c-1\n")
+    done = qs(stack, "broadcast", "email", "--csv", str(contacts), "--subject", "Hi", "--html", "<p>Hi</p>")
+    assert done.returncode == 2
+    assert "no to column" in done.stderr
