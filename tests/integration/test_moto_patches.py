@@ -15,6 +15,8 @@ from moto.sqs.responses import SQSResponse
 from local_stack.moto_patches import (
     ALL_PATCHES,
     apply_clock_fix,
+    cheap_content_dedup_check,
+    incremental_item_size,
     plain_dynamodb_answers,
     plain_sqs_receive_answers,
     quick_sqs_scans,
@@ -26,6 +28,7 @@ PATCHED = (
     (DynamoDBBackend, "update_item"),
     (DynamoDBBackend, "transact_write_items"),
     (SQSBackend, "receive_message"),
+    (SQSBackend, "send_message"),
     (SQSBackend, "is_message_valid_based_on_retention_period"),
     (SQSResponse, "start_message_move_task"),
 )
@@ -247,3 +250,55 @@ def test_quick_sqs_scans_answer_as_moto_does(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(sqs_models.Queue, "delete_message", moto_delete)
     assert fast == queue_traffic()
     assert fast[1][0] == ["0", "1", "2", "3", "4", "stale"]
+
+
+def test_sends_read_the_dedup_flag_cheaply_and_every_other_reader_gets_full_attributes() -> None:
+    cheap_content_dedup_check()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        standard = sqs.create_queue(QueueName="plain")["QueueUrl"]
+        fifo = sqs.create_queue(
+            QueueName="dedup.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        )["QueueUrl"]
+        sqs.send_message_batch(
+            QueueUrl=standard, Entries=[{"Id": str(n), "MessageBody": "x", "DelaySeconds": 60} for n in range(10)]
+        )
+        sqs.send_message(QueueUrl=standard, MessageBody="now")
+        counts = sqs.get_queue_attributes(QueueUrl=standard, AttributeNames=["All"])["Attributes"]
+        assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesDelayed"]) == ("1", "10")
+        # Content-based deduplication still holds on a FIFO queue: the same body twice is one message
+        for _ in range(2):
+            sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+        assert (
+            sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+            == "1"
+        )
+
+
+def test_items_over_400_kb_are_still_refused_however_they_grow() -> None:
+    incremental_item_size()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t",
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.put_item(TableName="t", Item={"k": {"S": "a"}, "x": {"S": "1" * 200_000}})
+        with pytest.raises(ddb.exceptions.ClientError, match="maximum allowed size"):
+            ddb.put_item(TableName="t", Item={"k": {"S": "b"}, "x": {"S": "1" * 300_000}, "y": {"S": "2" * 200_000}})
+        # An update that makes an item too big is refused too; a replaced value is counted once
+        with pytest.raises(ddb.exceptions.ClientError, match="maximum allowed size"):
+            ddb.update_item(
+                TableName="t", Key={"k": {"S": "a"}}, UpdateExpression="SET y = :y",
+                ExpressionAttributeValues={":y": {"S": "2" * 300_000}},
+            )  # fmt: skip
+        for _ in range(3):
+            ddb.update_item(
+                TableName="t", Key={"k": {"S": "a"}}, UpdateExpression="SET x = :x",
+                ExpressionAttributeValues={":x": {"S": "3" * 300_000}},
+            )  # fmt: skip
+        assert len(ddb.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]["x"]["S"]) == 300_000

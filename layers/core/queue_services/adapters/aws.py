@@ -18,7 +18,10 @@ BATCH_WRITE_LIMIT = 25
 UNPROCESSED_RETRIES = 5
 
 # Standard retry mode with a few attempts: SQS and DynamoDB throttles are retried by the SDK, not by us.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64)
+# No client-side parameter validation: the services validate every request anyway, and botocore's pass
+# over each request's parameters was a large part of the api's CPU while accepting a broadcast (every
+# ledger record and queue copy checked field by field). A bad parameter still fails, as a ClientError.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64, parameter_validation=False)
 
 
 @cache

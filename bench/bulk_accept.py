@@ -1,0 +1,122 @@
+"""Bulk accept benchmark: how long POST /api/bulk-sms takes to answer for 2,000 and 10,000 recipients.
+
+Usage: python bench/bulk_accept.py [--runs 20] [--sizes 2000 10000] [--record]
+
+Each run posts one broadcast (all recipients valid, each with a variable) due now, as a caller would:
+the workers start sending while the request is still being accepted. Once answered, the broadcast is
+cancelled and the run waits until the workers have emptied the bulk queue (they cancel the rest), so
+that every run starts from an idle stack. Prints p50, p95 and max per size. It talks to a running local
+stack (make run), or starts one itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from broadcast import API_KEY, RESULTS, stack_is_up, start_stack
+
+
+def body(size: int, run: int) -> dict[str, Any]:
+    recipients = [
+        {"phoneNumber": f"+1555{n:07d}", "contactId": f"r{run}-c{n}", "variables": {"firstName": f"Name{n}"}}
+        for n in range(size)
+    ]
+    return {
+        "workspaceId": "workspace-123",
+        "name": f"bench {size} #{run}",
+        "message": "Hi {{firstName}}, your order is ready for pickup.",
+        "recipients": recipients,
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def wait_for_empty_bulk_queue(aws: str, timeout: float = 300) -> None:
+    sqs = boto3.client(
+        "sqs", endpoint_url=aws, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
+    )
+    url = sqs.get_queue_url(QueueName="send-sms-bulk-queue")["QueueUrl"]
+    names = [f"ApproximateNumberOfMessages{part}" for part in ("", "NotVisible", "Delayed")]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        if sum(int(counts[name]) for name in names) == 0:
+            return
+        time.sleep(1)
+    raise SystemExit("the bulk queue did not empty after the cancel")
+
+
+def run_size(http: requests.Session, api: str, aws: str, size: int, runs: int) -> dict[str, float]:
+    seconds = []
+    for run in range(runs):
+        payload = body(size, run)
+        started = time.perf_counter()
+        answer = http.post(f"{api}/api/bulk-sms", json=payload, timeout=60)
+        seconds.append(time.perf_counter() - started)
+        print(f"  run {run + 1}: {seconds[-1]:.2f} s", file=sys.stderr)
+        answer.raise_for_status()
+        accepted = answer.json()
+        assert accepted["accepted"] == size, accepted
+        http.delete(f"{api}/api/broadcasts/{accepted['broadcastId']}", timeout=30).raise_for_status()
+        wait_for_empty_bulk_queue(aws)
+    return {
+        "p50": statistics.median(seconds),
+        "p95": percentile(seconds, 0.95),
+        "max": max(seconds),
+        "min": min(seconds),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--api", default=f"http://127.0.0.1:{os.environ.get('QS_API_PORT', '3000')}")
+    parser.add_argument("--aws", default=f"http://127.0.0.1:{os.environ.get('QS_AWS_PORT', '4566')}")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000])
+    parser.add_argument("--record", action="store_true", help="append the results to bench/RESULTS.md")
+    args = parser.parse_args()
+    process = None if stack_is_up(args.api) else start_stack(args.api)
+    http = requests.Session()
+    http.headers["x-api-key"] = API_KEY
+    results = {}
+    try:
+        for size in args.sizes:
+            results[size] = run_size(http, args.api, args.aws, size, args.runs)
+            r = results[size]
+            print(
+                f"{size:>6} recipients, {args.runs} runs: p50 {r['p50']:.2f} s, p95 {r['p95']:.2f} s,"
+                f" max {r['max']:.2f} s (min {r['min']:.2f} s)"
+            )
+    finally:
+        if process is not None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+    if args.record:
+        stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} | {os.cpu_count()} | {platform.python_version()}"
+        with RESULTS.open("a") as handle:
+            for size, r in results.items():
+                handle.write(
+                    f"| {stamp} | bulk accept {size} | {args.runs} runs | p50 {r['p50']:.2f} s |"
+                    f" p95 {r['p95']:.2f} s | max {r['max']:.2f} s |\n"
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
