@@ -6,8 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from local_stack.runtime import FunctionError
+from queue_services.delivery import BatchSender
 from tests.support.events import ADMIN, route_event, workspace_key
-from tests.support.integration_stack import Stack, with_receive_count
+from tests.support.integration_stack import Stack, metrics, post_sms, with_receive_count
+
+
+class WorkerDied(Exception):
+    """Stands for the invocation dying (timeout, out of memory) after its provider calls."""
 
 
 def recipients(count: int, start: int = 0) -> list[dict[str, Any]]:
@@ -149,3 +157,40 @@ def test_a_bulk_message_failing_after_its_attempts_goes_to_the_bulk_queue_dlq(st
     assert stack.sms_worker.invoke(event) == {"batchItemFailures": []}
     assert len(stack.receive("SmsBulkDeadLetterQueue", 10)) == 1
     assert stack.receive("SmsDeadLetterQueue", 10) == []
+
+
+def test_a_crash_after_the_sends_leaves_the_counters_and_the_progress_exact(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a broadcast of 40 and a worker that dies right after its sends, before it writes anything else
+    _, answer = bulk_sms(stack, recipients(40))
+    event = stack.receive_event("SmsBulkQueue", 40)
+    original = BatchSender.send_all
+
+    def dying_send_all(self: BatchSender, *args: Any, **kwargs: Any) -> Any:
+        original(self, *args, **kwargs)
+        raise WorkerDied("invocation died after the provider calls")
+
+    monkeypatch.setattr(BatchSender, "send_all", dying_send_all)
+    with pytest.raises(FunctionError, match="invocation died"):
+        stack.sms_worker.invoke(event)
+    assert len(stack.sink_messages("sms")) == 40
+    # When SQS delivers the batch again to a healthy worker, and then once more (a delete was lost)
+    monkeypatch.setattr(BatchSender, "send_all", original)
+    assert stack.sms_worker.invoke(event) == {"batchItemFailures": []}
+    assert stack.sms_worker.invoke(event) == {"batchItemFailures": []}
+    # Then nothing was sent twice, and the counters and the broadcast's progress end exactly at 40
+    assert len(stack.sink.state.requests) == 40
+    counts = metrics(stack)["sms"]["workspaces"]["workspace-123"]
+    assert (counts["total"], counts["success"], counts["failed"]) == (40, 40, 0)
+    _, progress = broadcast(stack, answer["broadcastId"])
+    assert (progress["sent"], progress["queued"], progress["sending"]) == (40, 0, 0)
+
+
+def test_single_sends_are_counted_once_however_often_their_batch_is_delivered(stack: Stack) -> None:
+    ids = post_sms(stack, 8, workspaces=("workspace-456",))
+    event = stack.receive_event("SmsQueue", 8)
+    for _ in range(3):
+        assert stack.sms_worker.invoke(event) == {"batchItemFailures": []}
+    assert len(ids) == len(stack.sink.state.requests) == 8
+    assert metrics(stack)["sms"]["workspaces"]["workspace-456"]["success"] == 8

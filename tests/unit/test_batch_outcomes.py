@@ -7,11 +7,13 @@ from datetime import timedelta
 from queue_services.batch_outcomes import (
     ReceivedMessage,
     RetryActions,
+    earned_counts,
     ledger_updates,
     message_reports,
     plan_retries,
 )
-from queue_services.delivery import DeliveryOutcome, OutcomeKind
+from queue_services.delivery import BEING_SENT, DeliveryOutcome, OutcomeKind
+from queue_services.models import Counters
 from queue_services.retry import RetryPolicy
 from queue_services.statuses import MessageStatus
 from tests.support.builders import NOW, ledger_record, queued_sms
@@ -166,3 +168,26 @@ def test_a_dead_lettered_message_is_a_warning_with_its_attempts() -> None:
     actions = plan_retries(items, outcomes, POLICY, MAX_RECEIVE_COUNT)
     (report,) = message_reports(items, outcomes, actions, {"sqs-1"}, {"sqs-1"})
     assert (report.event, report.warning, report.attempts, report.reason) == ("dead-lettered", True, 8, "503")
+
+
+def test_final_statuses_earn_their_counts_by_workspace_and_retries_earn_none() -> None:
+    sent, failed, retry, other = (queued_sms(n, "w1") for n in range(1, 5))
+    records = [
+        ledger_record(sent, status=MessageStatus.SENT),
+        ledger_record(failed, status=MessageStatus.FAILED),
+        ledger_record(retry, status=MessageStatus.QUEUED),
+        ledger_record(queued_sms(5, "w2"), status=MessageStatus.SENT),
+        ledger_record(other, status=MessageStatus.SENT),
+    ]
+    assert earned_counts(records) == {
+        "w1": Counters(total=3, success=2, failed=1),
+        "w2": Counters(total=1, success=1),
+    }
+    assert earned_counts([]) == {}
+
+
+def test_a_message_another_delivery_is_sending_leaves_its_record_to_that_delivery() -> None:
+    message = queued_sms(1)
+    records = {"m1": ledger_record(message)}
+    deferred = outcome(1, OutcomeKind.DEFERRED, reason=BEING_SENT)
+    assert ledger_updates({"sqs-1": deferred}, records, set(), NOW) == []

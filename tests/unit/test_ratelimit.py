@@ -429,3 +429,39 @@ def test_beside_others_the_cap_holds_and_every_channel_slot_is_used() -> None:
     claimed = sum(slot.tokens for slot in setup.channel_claimer.claims)
     assert claimed - (len(capped_times) + uncapped) <= setup.channel_claimer.plan.slots_per_claim
     assert channel.dropped == 0
+
+
+def test_a_broadcast_handle_claims_no_slot_beyond_its_horizon_and_waits_for_it() -> None:
+    # Given single sends holding the channel's next second
+    clock = FakeClock()
+    claimer = SequentialClaimer(SlotPlan.for_rate(50), clock)
+    claimer.next_start = clock.now + 1.0
+    bulk = SharedRateLimiter(claimer, clock=clock, sleep=clock.sleep, horizon=0.25)
+    # When a broadcast's call asks for a slot
+    assert bulk.acquire(far())
+    # Then it claimed only once the first free slot was within 0.25 s, and was made at that slot
+    assert len(claimer.claims) == 1
+    assert claimer.claims[0].start == pytest.approx(1001.0)
+    assert clock.now == pytest.approx(1001.0)
+    waited_before_claiming = sum(clock.slept[:-1])
+    assert 0.75 - 0.05 <= waited_before_claiming <= 0.75 + 0.05
+    assert clock.slept[-1] <= 0.25 + 1e-9
+
+
+def test_a_single_send_handle_claims_as_far_ahead_as_it_must() -> None:
+    clock = FakeClock()
+    claimer = SequentialClaimer(SlotPlan.for_rate(50), clock)
+    claimer.next_start = clock.now + 1.0
+    single = SharedRateLimiter(claimer, clock=clock, sleep=clock.sleep)
+    assert single.acquire(far())
+    # One claim at once, then one wait until the slot
+    assert clock.slept == [pytest.approx(1.0)]
+
+
+def test_a_broadcast_handle_defers_when_its_horizon_never_comes_before_the_deadline() -> None:
+    clock = FakeClock()
+    claimer = SequentialClaimer(SlotPlan.for_rate(50), clock)
+    claimer.next_start = clock.now + 5.0
+    bulk = SharedRateLimiter(claimer, clock=clock, sleep=clock.sleep, horizon=0.25)
+    assert bulk.reserve(time.monotonic() + 1.0) is None
+    assert claimer.claims == []

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from queue_services.adapters.ledger import MessageRecord
-from queue_services.delivery import DeliveryOutcome, OutcomeKind
-from queue_services.models import QueuedMessage
+from queue_services.delivery import BEING_SENT, DeliveryOutcome, OutcomeKind
+from queue_services.models import Counters, QueuedMessage
 from queue_services.retry import RetryPolicy, retry_delay_seconds
 from queue_services.statuses import MessageStatus
 
@@ -114,8 +114,24 @@ def ledger_updates(
             continue
         if outcome.kind is OutcomeKind.DEFERRED and record.status is not MessageStatus.SENDING:
             continue
+        if outcome.reason == BEING_SENT:
+            continue  # the delivery sending it settles its record (and counts it)
         updates.append(record.model_copy(update=ledger_changes(outcome, record, sqs_id in dead_lettered, now)))
     return updates
+
+
+def earned_counts(records: Iterable[MessageRecord]) -> dict[str, Counters]:
+    """What records moving to their new statuses count, by workspace (DESIGN §3): sent is a success, failed a
+    failure, both in total; a record going back to queued (a retry) counts nothing. Counted only when the
+    record's conditional write lands (adapters.settlement), so each message is counted once."""
+    counts: dict[str, Counters] = {}
+    for record in records:
+        success = int(record.status is MessageStatus.SENT)
+        failed = int(record.status is MessageStatus.FAILED)
+        if success or failed:
+            step = Counters(total=1, success=success, failed=failed)
+            counts[record.workspace_id] = counts.get(record.workspace_id, Counters()) + step
+    return counts
 
 
 @dataclass(frozen=True)

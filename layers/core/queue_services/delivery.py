@@ -41,6 +41,8 @@ from queue_services.ratelimit import (
 )
 
 EXPIRED = "expired"
+# Deferred because another delivery of the same message is sending it now: its record is that one's to write.
+BEING_SENT = "being sent by another delivery"
 
 
 class OutcomeKind(StrEnum):
@@ -201,8 +203,11 @@ class BatchSender:
         new_workspace_limiter: Callable[[str, float, int], RateLimiter] | None = None,
         cap_line: Callable[[str, float, int], list[float]] | None = None,
         workspace_claimer: Callable[[str, float], SlotClaimer] | None = None,
+        new_bulk_limiter: Callable[[int], RateLimiter] | None = None,
     ) -> None:
         self._workspace_claimer = workspace_claimer
+        # A broadcast's batch: the same channel, claiming only a little ahead, so single sends go first.
+        self._new_bulk_limiter = new_bulk_limiter or new_limiter
         self._send_once = send_once
         self._new_limiter = new_limiter
         self._tokens_for = tokens_for
@@ -217,14 +222,17 @@ class BatchSender:
         deadline: float,
         senders: Mapping[str, str | None] | None = None,
         caps: Mapping[str, float | None] | None = None,
+        bulk: bool = False,
     ) -> list[DeliveryOutcome]:
         """One outcome per message, in the order given. deadline is a time.monotonic() value; senders and
-        caps, by workspace: the provider's `from`, and the workspace's most messages a second."""
+        caps, by workspace: the provider's `from`, and the workspace's most messages a second; bulk: the
+        batch is a broadcast's (from a bulk queue), which single sends go before."""
         if not messages:
             return []
-        channel_limiter = self._new_limiter(sum(self._tokens_for(message) for message in messages))
+        new_limiter = self._new_bulk_limiter if bulk else self._new_limiter
+        channel_limiter = new_limiter(sum(self._tokens_for(message) for message in messages))
         caps = caps or {}
-        limiters = self._limiters_by_workspace(messages, channel_limiter, caps)
+        limiters = self._limiters_by_workspace(messages, channel_limiter, caps, new_limiter)
         senders = senders or {}
         order = {id(message): index for index, message in enumerate(messages)}
         groups = group_by_workspace(messages)
@@ -252,7 +260,11 @@ class BatchSender:
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _limiters_by_workspace(
-        self, messages: Sequence[QueuedMessage], channel_limiter: RateLimiter, caps: Mapping[str, float | None]
+        self,
+        messages: Sequence[QueuedMessage],
+        channel_limiter: RateLimiter,
+        caps: Mapping[str, float | None],
+        new_limiter: Callable[[int], RateLimiter],
     ) -> dict[str, RateLimiter]:
         groups = group_by_workspace(messages)
         capped = {workspace for workspace in groups if caps.get(workspace) is not None}
@@ -272,7 +284,7 @@ class BatchSender:
             slot = SlotPlan.for_rate(cap).slot_seconds
             # Each capped call claims its own channel slots (CappedLimiter): none left over to go stale.
             limiters[workspace] = CappedLimiter(
-                own, channel_limiter, CAP_WAIT_SECONDS, slot, channel_for_call=self._new_limiter
+                own, channel_limiter, CAP_WAIT_SECONDS, slot, channel_for_call=new_limiter
             )
         return limiters
 
@@ -353,7 +365,7 @@ class BatchSender:
             return DeliveryOutcome(*ids, OutcomeKind.PERMANENT, EXPIRED)
         except IdempotencyAlreadyInProgressError:
             # Another delivery of the same message is sending it right now; look again shortly.
-            return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "being sent by another delivery")
+            return DeliveryOutcome(*ids, OutcomeKind.DEFERRED, BEING_SENT)
         except ProviderError as error:
             return outcome_for_error(message, error)
         except IdempotencyPersistenceLayerError as error:

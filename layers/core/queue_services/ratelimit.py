@@ -27,6 +27,9 @@ from typing import Protocol
 from queue_services.observability import logger
 
 MARGIN = 0.02
+# Broadcasts' messages claim slots at most this far ahead (single sends claim as far as they need): a single
+# send then waits at most this long behind a broadcast's backlog, which still gets every slot they leave.
+BULK_HORIZON_SECONDS = 0.25
 SKIP_SECONDS = 0.05
 LIGHT_MAX_RETRY_AFTER = 1.0
 REPEAT_COUNT = 3
@@ -186,8 +189,11 @@ class SharedRateLimiter:
         pushback: ProviderPushback | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        horizon: float | None = None,
     ) -> None:
         self._claimer = claimer
+        # A broadcast's handle claims no slot further ahead than this (BULK_HORIZON_SECONDS); None: no limit.
+        self._horizon = horizon
         # Production passes the environment's ProviderPushback (its memory outlives the batch); tests may not.
         self._pushback = pushback or ProviderPushback(claimer, LIGHT_MAX_RETRY_AFTER, clock)
         self._clock = clock
@@ -234,9 +240,14 @@ class SharedRateLimiter:
                     return returned
                 if self._slot is None or self._slot.tokens - self._used < tokens:
                     # What is left of the current claim is too little for this call: those slots go unused.
-                    slot = self._claimer.claim(now, wall_deadline, self._slots_wanted(tokens))
+                    latest = wall_deadline if self._horizon is None else min(wall_deadline, now + self._horizon)
+                    slot = self._claimer.claim(now, latest, self._slots_wanted(tokens))
                     if slot is None:
-                        return None
+                        if latest >= wall_deadline:
+                            return None
+                        # Nothing free within the horizon: single sends hold the next slots. Look again soon.
+                        self._sleep(self._until_horizon(now))
+                        continue
                     self._slot, self._used = slot, 0
                     self.claims += 1
                     now = self._clock()  # the claim took time
@@ -253,6 +264,15 @@ class SharedRateLimiter:
                     return None
                 self._granted += tokens
                 return at
+
+    def _until_horizon(self, now: float) -> float:
+        """How long a broadcast's handle waits before claiming again: until the first slot it knows taken is
+        within its horizon (a slot's time at least, at most 50 ms)."""
+        assert self._horizon is not None
+        frontier = self._claimer.known_frontier()
+        plan = self._claimer.plan
+        wait = plan.slot_seconds if frontier is None else frontier - self._horizon - now
+        return min(max(wait, plan.slot_seconds / 2), 0.05)
 
     def wait_for(self, at: float, tokens: int = 1) -> bool:
         """Sleep until a reserved time; False (the slots dropped) if the call would be too late for them."""

@@ -16,10 +16,12 @@ from queue_services.adapters.broadcasts import BroadcastStore
 from queue_services.adapters.ledger import Ledger, MessageRecord
 from queue_services.adapters.metrics_store import MetricsStore
 from queue_services.adapters.send_queue import SendQueue, queue_name
+from queue_services.adapters.settlement import Settlement
 from queue_services.batch_outcomes import (
     MessageReport,
     ReceivedMessage,
     RetryActions,
+    earned_counts,
     ledger_updates,
     message_reports,
     plan_retries,
@@ -63,6 +65,8 @@ class RetryQueues:
     send: SendQueue
     dead_letter: SendQueue
     max_receive_count: int
+    # A broadcasts' queue: its batches give way to single sends in the limiter.
+    bulk: bool = False
 
 
 class ChannelWorker:
@@ -91,8 +95,11 @@ class ChannelWorker:
         workspace_settings: SettingsCache | None = None,
         other_queues: Sequence[RetryQueues] = (),
         broadcasts: BroadcastStore | None = None,
+        settlement: Settlement | None = None,
     ) -> None:
         self._broadcasts = broadcasts
+        # With it, records' final writes carry their counts (exactly once); without, counts come from outcomes.
+        self._settlement = settlement
         # A batch comes from one event source: its retries go back to the queue it came from.
         self._queues_by_name = {q.send.name: q for q in (*other_queues, queues)}
         self._ledger = ledger
@@ -138,6 +145,7 @@ class ChannelWorker:
             deadline,
             senders={ws: settings.sender(self._channel) for ws, settings in workspaces.items()},
             caps={ws: settings.cap(self._channel) for ws, settings in workspaces.items()},
+            bulk=queues.bulk,
         )
         outcomes = dict(zip(to_send, sent, strict=True))
         outcomes.update(held)
@@ -285,11 +293,15 @@ class ChannelWorker:
         }
 
     def _save_ledger(self, updates: list[MessageRecord]) -> None:
-        """Write the batch's new statuses (whole records, 25 per batched write)."""
+        """Write the batch's new statuses: with the counts they earn, each record only if it is still this
+        delivery's (Settlement), else whole records, 25 per batched write."""
         if self._ledger is None:
             return
         try:
-            self._ledger.save_many(updates)
+            if self._settlement is not None:
+                self._settlement.settle(self._channel, updates, earned_counts)
+            else:
+                self._ledger.save_many(updates)
         except DependencyUnavailable:
             # Sends are done and recorded by idempotency; a stale status is better than sending again.
             logger.exception("could not save ledger statuses", extra={"count": len(updates)})
@@ -314,6 +326,9 @@ class ChannelWorker:
         totals = sum(counts.values(), Counters())
         duration_ms = (time.monotonic() - started) * 1000
         add_batch_metrics(metrics, self._channel, totals, batch_size, duration_ms)
+        if self._settlement is not None:
+            # Sent and failed are counted with the records' final writes; 429s (attempts, not outcomes) here.
+            counts = {ws: Counters(rate_limited=c.rate_limited) for ws, c in counts.items()}
         try:
             self._metrics_store.record(self._channel, counts)
         except DependencyUnavailable:

@@ -16,6 +16,7 @@ from queue_services.adapters.aws import aws_client
 from queue_services.adapters.idempotency_store import BatchingDynamoDBPersistenceLayer
 from queue_services.adapters.rate_limit_table import DynamoDbSlotClaimer
 from queue_services.adapters.send_queue import SendQueue
+from queue_services.adapters.settlement import Settlement
 from queue_services.channels import Channel
 from queue_services.composition import (
     broadcast_store,
@@ -27,7 +28,7 @@ from queue_services.composition import (
 )
 from queue_services.delivery import BatchSender, make_send_once
 from queue_services.providers import ProviderClient, new_session
-from queue_services.ratelimit import ProviderPushback, SharedRateLimiter, SlotPlan
+from queue_services.ratelimit import BULK_HORIZON_SECONDS, ProviderPushback, SharedRateLimiter, SlotPlan
 from queue_services.retry import RetryPolicy
 from queue_services.segments import rate_tokens
 from queue_services.settings import get_settings
@@ -105,6 +106,7 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         ),
         cap_line=lambda workspace, cap, count: places_in_line(workspace_claimer(channel, workspace, cap), count),
         workspace_claimer=partial(workspace_claimer, channel),
+        new_bulk_limiter=lambda demand: SharedRateLimiter(claimer, demand, pushback, horizon=BULK_HORIZON_SECONDS),
     )
     queues = RetryQueues(
         send=send_queue(channel),
@@ -115,6 +117,7 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         send=bulk_queue(channel),
         dead_letter=SendQueue(aws_client("sqs"), settings.bulk_dead_letter_queue_url(channel)),
         max_receive_count=settings.max_receive_count,
+        bulk=True,
     )
     return ChannelWorker(
         channel,
@@ -129,4 +132,5 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         workspace_settings=SettingsCache(workspace_settings_store()),
         other_queues=[bulk_queues],
         broadcasts=broadcast_store(),
+        settlement=Settlement(aws_client("dynamodb"), settings.ledger_table_name, metrics_store()),
     )

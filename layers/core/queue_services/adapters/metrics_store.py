@@ -29,18 +29,21 @@ class MetricsStore:
 
     def record(self, channel: Channel, by_workspace: Mapping[str, Counters]) -> None:
         for workspace_id, counters in by_workspace.items():
-            if counters.is_zero:
-                continue
-            names = {f"#{attr}": attr for attr in _COUNTER_ATTRIBUTES.values()}
-            values = {f":{attr}": {"N": str(getattr(counters, field))} for field, attr in _COUNTER_ATTRIBUTES.items()}
-            self._call(
-                "update_item",
-                TableName=self._table,
-                Key={"pk": {"S": _PK_PREFIX + channel}, "sk": {"S": _SK_PREFIX + workspace_id}},
-                UpdateExpression="ADD " + ", ".join(f"#{a} :{a}" for a in _COUNTER_ATTRIBUTES.values()),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            if not counters.is_zero:
+                self._call("update_item", **self.increment(channel, workspace_id, counters))
+
+    def increment(self, channel: Channel, workspace_id: str, counters: Counters) -> dict[str, Any]:
+        """The UpdateItem (its parameters) that adds counters to a workspace's item: on its own, or as one
+        item of a transaction (adapters.settlement)."""
+        names = {f"#{attr}": attr for attr in _COUNTER_ATTRIBUTES.values()}
+        values = {f":{attr}": {"N": str(getattr(counters, field))} for field, attr in _COUNTER_ATTRIBUTES.items()}
+        return {
+            "TableName": self._table,
+            "Key": {"pk": {"S": _PK_PREFIX + channel}, "sk": {"S": _SK_PREFIX + workspace_id}},
+            "UpdateExpression": "ADD " + ", ".join(f"#{a} :{a}" for a in _COUNTER_ATTRIBUTES.values()),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
 
     def read(self, now: datetime, workspace_id: str | None = None) -> MetricsResponse:
         """The seed's shape; with workspace_id, only that workspace is counted and listed."""
