@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.support.local_stack_process import LocalStackProcess, wait_until
+from tests.support.local_stack_process import SEED_SMS, LocalStackProcess, delivered, post, wait_until
 
 WORKSPACE = "workspace-123"
 
@@ -63,3 +63,19 @@ def test_a_cancel_mid_broadcast_stops_the_remainder(stack: LocalStackProcess) ->
     assert final["sent"] + final["cancelled"] == 600
     assert final["cancelled"] >= 300  # at 50/s, far more than half was still waiting when the cancel came
     assert len(stack.sink_messages("sms")) == final["sent"]
+
+
+def test_a_single_send_overtakes_a_running_broadcast(stack: LocalStackProcess) -> None:
+    accepted = start(stack, 800)
+    wait_until(lambda: progress(stack, accepted["broadcastId"])["sent"] >= 50, timeout=60, interval=0.1)
+    # When a one-time code is sent while the broadcast still has hundreds waiting
+    body = {**SEED_SMS, "workspaceId": "workspace-456", "contactId": "otp", "phoneNumber": "+15559990000"}
+    body.pop("delay", None)
+    posted = time.time()
+    message_id = post(stack, "schedule-sms", body)
+    arrived = wait_until(lambda: delivered(stack, message_id), timeout=30, interval=0.05)
+    # Then it reached the provider well before the broadcast's backlog (about 15 s of it) was sent
+    left = progress(stack, accepted["broadcastId"])
+    assert arrived["receivedAt"] - posted < 3.0
+    assert left["queued"] + left["sending"] > 300
+    stack.http.delete(f"{stack.api}/api/broadcasts/{accepted['broadcastId']}", timeout=10)

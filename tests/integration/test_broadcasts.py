@@ -4,11 +4,15 @@ queue, progress from the ledger, cancel, Idempotency-Key, isolation and retries 
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from local_stack.runtime import FunctionError
+from queue_services import composition
 from queue_services.delivery import BatchSender
 from tests.support.events import ADMIN, route_event, workspace_key
 from tests.support.integration_stack import Stack, metrics, post_sms, with_receive_count
@@ -194,3 +198,67 @@ def test_single_sends_are_counted_once_however_often_their_batch_is_delivered(st
         assert stack.sms_worker.invoke(event) == {"batchItemFailures": []}
     assert len(ids) == len(stack.sink.state.requests) == 8
     assert metrics(stack)["sms"]["workspaces"]["workspace-456"]["success"] == 8
+
+
+def broadcast_schedules(stack: Stack) -> list[dict[str, Any]]:
+    client = boto3.client("scheduler")
+    summaries = client.list_schedules(GroupName="scheduled-sms")["Schedules"]
+    return [client.get_schedule(GroupName="scheduled-sms", Name=s["Name"]) for s in summaries]
+
+
+def fire(stack: Stack, schedule: dict[str, Any]) -> None:
+    """Deliver a schedule's target input as Scheduler would, without its delay."""
+    request = json.loads(schedule["Target"]["Input"])
+    request["DelaySeconds"] = 0
+    stack.sqs.send_message(**request)
+
+
+@pytest.fixture
+def short_sqs_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anything due more than 3 s ahead goes through the Scheduler (as the e2e stack does), so that a
+    scheduled broadcast's messages are due seconds after its fan-out."""
+    monkeypatch.setenv("MAX_SQS_DELAY_SECONDS", "3")
+    composition.reset()
+
+
+def test_a_broadcast_due_later_than_sqs_can_delay_has_one_schedule_and_fans_out_when_it_fires(
+    stack: Stack, short_sqs_delay: None
+) -> None:
+    send_at = (datetime.now(UTC) + timedelta(seconds=5)).isoformat()
+    status, answer = bulk_sms(stack, recipients(30), sendAt=send_at)
+    assert status == 202
+    # One schedule for the whole broadcast; nothing queued, every message scheduled
+    (schedule,) = broadcast_schedules(stack)
+    assert json.loads(json.loads(schedule["Target"]["Input"])["MessageBody"]) == {
+        "fanout": answer["broadcastId"],
+        "channel": "sms",
+    }
+    assert stack.receive("SmsBulkQueue", 10) == []
+    assert broadcast(stack, answer["broadcastId"])[1]["queued"] == 30
+    # When it fires, the worker that gets the order queues the messages; at their time they are sent once
+    fire(stack, schedule)
+    assert stack.sms_worker.invoke(stack.receive_event("SmsBulkQueue", 10)) == {"batchItemFailures": []}
+    time.sleep(max(0.0, (datetime.fromisoformat(send_at) - datetime.now(UTC)).total_seconds()) + 1.2)
+    drain_bulk(stack)
+    assert sorted(m["to"] for m in stack.sink_messages("sms")) == sorted(r["phoneNumber"] for r in recipients(30))
+    _, progress = broadcast(stack, answer["broadcastId"])
+    assert (progress["sent"], progress["queued"]) == (30, 0)
+    # And the order delivered again (SQS is at-least-once) queues nothing more
+    fire(stack, schedule)
+    assert stack.sms_worker.invoke(stack.receive_event("SmsBulkQueue", 10)) == {"batchItemFailures": []}
+    assert stack.receive("SmsBulkQueue", 10) == []
+
+
+def test_a_scheduled_broadcast_cancelled_before_it_fires_sends_nothing(stack: Stack, short_sqs_delay: None) -> None:
+    send_at = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
+    _, answer = bulk_sms(stack, recipients(12), sendAt=send_at)
+    (schedule,) = broadcast_schedules(stack)
+    status, cancelled = broadcast(stack, answer["broadcastId"], "DELETE")
+    assert status == 200
+    assert (cancelled["state"], cancelled["cancelled"], cancelled["queued"]) == ("cancelled", 12, 0)
+    # Its schedule is gone; an order already on its way (it fired as the cancel came) queues nothing
+    assert broadcast_schedules(stack) == []
+    fire(stack, schedule)
+    assert stack.sms_worker.invoke(stack.receive_event("SmsBulkQueue", 10)) == {"batchItemFailures": []}
+    assert stack.receive("SmsBulkQueue", 10) == []
+    assert stack.sink_messages("sms") == []

@@ -153,7 +153,9 @@ def test_schedule_groups_and_the_scheduler_role() -> None:
     (policy,) = role["Policies"]
     (allow,) = policy["PolicyDocument"]["Statement"]
     assert allow["Action"] == "sqs:SendMessage"
-    assert allow["Resource"] == [{"Fn::GetAtt": ["SmsQueue", "Arn"]}, {"Fn::GetAtt": ["EmailQueue", "Arn"]}]
+    # The send queues (scheduled messages) and the bulk queues (scheduled broadcasts' fan-out orders), only
+    queues = ("SmsQueue", "EmailQueue", "SmsBulkQueue", "EmailBulkQueue")
+    assert allow["Resource"] == [{"Fn::GetAtt": [queue, "Arn"]} for queue in queues]
 
 
 def test_the_api_may_manage_schedules_in_its_groups_and_pass_only_the_scheduler_role() -> None:

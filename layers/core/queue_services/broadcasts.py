@@ -12,9 +12,11 @@ from pydantic import Field
 
 from queue_services.adapters.broadcasts import BroadcastRecord, BroadcastState, BroadcastStore
 from queue_services.adapters.ledger import Ledger, MessageRecord, retention_epoch
+from queue_services.adapters.schedules import ScheduleStore
 from queue_services.adapters.send_queue import SendQueue
 from queue_services.bulk import BulkEmailRequest, BulkSmsRequest, Rejection, split_recipients
 from queue_services.channels import Channel
+from queue_services.codec import encode_queued_message
 from queue_services.errors import Conflict, InvalidRequest, NotFound
 from queue_services.intake import build_queued_message, sms_parts
 from queue_services.masking import mask_recipient
@@ -85,6 +87,22 @@ class BroadcastList(CamelModel):
     cursor: str | None = None
 
 
+def enqueue_all(queue: SendQueue, messages: list[QueuedMessage], delay_seconds: int) -> set[str]:
+    """Queue every copy, ten per SendMessageBatch, PARALLEL_CALLS at a time; a chunk refused is tried once
+    more. Returns the ids of messages that could not be queued."""
+    pending = {message.message_id: (message, delay_seconds) for message in messages}
+    for _ in range(2):
+        items = list(pending.items())
+        chunks = [dict(items[i : i + QUEUE_CHUNK]) for i in range(0, len(items), QUEUE_CHUNK)]
+        with ThreadPoolExecutor(max_workers=PARALLEL_CALLS, thread_name_prefix="enqueue") as pool:
+            for accepted in pool.map(queue.enqueue_many, chunks):
+                for message_id in accepted:
+                    pending.pop(message_id, None)
+        if not pending:
+            break
+    return set(pending)
+
+
 def rejections_view(rejections: Sequence[Rejection]) -> list[RejectedRecipient]:
     return [RejectedRecipient(index=r.index, contact_id=r.contact_id, error=r.error) for r in rejections]
 
@@ -106,7 +124,9 @@ class BroadcastIntake:
         broadcasts: BroadcastStore,
         max_sqs_delay_seconds: int,
         workspace_rate: Callable[[str, Channel], float],
+        schedules: ScheduleStore,
     ) -> None:
+        self._schedules = schedules
         self._queues = bulk_queues
         self._ledger = ledger
         self._broadcasts = broadcasts
@@ -116,14 +136,6 @@ class BroadcastIntake:
     def accept(self, bulk: BulkSmsRequest | BulkEmailRequest, principal: Principal, now: datetime) -> BulkAccepted:
         principal.require_workspace(bulk.workspace_id)
         plan = plan_delivery(bulk.delay, bulk.send_at, now, self._max_sqs_delay)
-        if plan.via_scheduler:
-            # One schedule per broadcast with a fan-out at fire time is not built yet (issue 12).
-            field = "sendAt" if bulk.send_at is not None else "delay"
-            raise InvalidRequest(
-                f"a broadcast can start at most {self._max_sqs_delay} s ahead for now; "
-                "schedule single messages for later sends",
-                field=field,
-            )
         accepted, rejected = split_recipients(bulk)
         if not accepted:
             first = rejected[0]
@@ -140,6 +152,7 @@ class BroadcastIntake:
             for _, request in accepted
         ]
         retain = retention_epoch(now, self._ledger.retention_days, plan.send_at)
+        scheduled = f"broadcast-{broadcast_id}" if plan.via_scheduler else None
         self._broadcasts.create(
             BroadcastRecord(
                 broadcast_id=broadcast_id,
@@ -152,12 +165,22 @@ class BroadcastIntake:
                 created_at=now,
                 updated_at=now,
                 retain_until=retain,
+                schedule_name=scheduled,
             )
         )
-        records = [self._record(message, now, retain) for message in messages]
+        records = [self._record(message, now, retain, plan.via_scheduler) for message in messages]
         # The records first: a worker that gets a message finds its record (as for single sends).
         self._in_parallel(self._ledger.save_many, records, LEDGER_CHUNK)
-        not_queued = self._enqueue(channel, messages, plan.delay_seconds)
+        if plan.via_scheduler:
+            # Due later than SQS can delay: one schedule for the whole broadcast, not one per recipient.
+            self._schedules.create_fanout(broadcast_id, channel, bulk.workspace_id, plan.send_at, now)
+            return BulkAccepted(
+                broadcast_id=broadcast_id,
+                accepted=len(messages),
+                rejected=rejections_view(rejected),
+                send_at=iso_utc(plan.send_at),
+            )
+        not_queued = enqueue_all(self._queues[channel], messages, plan.delay_seconds)
         if not_queued:
             failed = [r for r in records if r.message_id in not_queued]
             self._ledger.save_many(
@@ -175,14 +198,14 @@ class BroadcastIntake:
             send_at=iso_utc(plan.send_at),
         )
 
-    def _record(self, message: QueuedMessage, now: datetime, retain: int) -> MessageRecord:
+    def _record(self, message: QueuedMessage, now: datetime, retain: int, scheduled: bool) -> MessageRecord:
         return MessageRecord(
             message_id=message.message_id,
             channel=message.channel,
             workspace_id=message.workspace_id,
             contact_id=message.contact_id,
             to=mask_recipient(message.to),
-            status=MessageStatus.QUEUED,
+            status=MessageStatus.SCHEDULED if scheduled else MessageStatus.QUEUED,
             send_at=message.send_at,
             created_at=now,
             updated_at=now,
@@ -190,24 +213,11 @@ class BroadcastIntake:
             broadcast_id=message.broadcast_id,
             **sms_parts(message),
             retain_until=retain,
-            # No stored copy: a broadcast's messages are cancelled with it, not rescheduled one by one, and
-            # the copy would double each record's size (2 write units instead of 1, and the accept's time).
+            # Stored only until a scheduled broadcast's fan-out queues it. A broadcast's messages are cancelled
+            # with it, not rescheduled one by one, and the copy would double each record's size (2 write
+            # units instead of 1, and the accept's time).
+            payload=encode_queued_message(message) if scheduled else None,
         )
-
-    def _enqueue(self, channel: Channel, messages: list[QueuedMessage], delay_seconds: int) -> set[str]:
-        """Queue every copy, ten per SendMessageBatch, in parallel; a chunk refused is tried once more.
-        Returns the ids of messages that could not be queued."""
-        queue = self._queues[channel]
-        pending = {message.message_id: (message, delay_seconds) for message in messages}
-        for _ in range(2):
-            chunks = [dict(list(pending.items())[i : i + QUEUE_CHUNK]) for i in range(0, len(pending), QUEUE_CHUNK)]
-            with ThreadPoolExecutor(max_workers=PARALLEL_CALLS, thread_name_prefix="enqueue") as pool:
-                for accepted in pool.map(queue.enqueue_many, chunks):
-                    for message_id in accepted:
-                        pending.pop(message_id, None)
-            if not pending:
-                break
-        return set(pending)
 
     @staticmethod
     def _in_parallel(write: Callable[[list[MessageRecord]], None], items: list[MessageRecord], size: int) -> None:
@@ -274,4 +284,9 @@ class BroadcastIntake:
         record = self.get(broadcast_id, principal)
         if record.state is BroadcastState.ACTIVE and self._broadcasts.cancel(record, now) is None:
             raise Conflict("the broadcast changed while being cancelled; look at it again")
+        if record.schedule_name is not None:
+            # Not fired yet: no fan-out, and its messages are cancelled now. Already fired (or firing): the
+            # fan-out sees the cancel and cancels them itself.
+            self._schedules.delete(Channel(record.channel), record.schedule_name)
+            self._ledger.cancel_many(self._ledger.broadcast_versions(broadcast_id, MessageStatus.SCHEDULED), now)
         return self.progress(broadcast_id, principal)

@@ -94,6 +94,7 @@ def schedule_store() -> ScheduleStore:
         groups={Channel.SMS: settings.sms_schedule_group, Channel.EMAIL: settings.email_schedule_group},
         queue_urls={channel: settings.queue_url(channel) for channel in Channel},
         role_arn=settings.scheduler_role_arn,
+        bulk_queue_urls={channel: settings.bulk_queue_url(channel) for channel in Channel},
     )
 
 
@@ -128,6 +129,7 @@ def broadcast_intake() -> BroadcastIntake:
         broadcast_store(),
         get_settings().max_sqs_delay_seconds,
         workspace_rate,
+        schedule_store(),
     )
 
 

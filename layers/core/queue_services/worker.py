@@ -30,6 +30,7 @@ from queue_services.channels import Channel
 from queue_services.codec import decode_queued_message
 from queue_services.delivery import BatchSender, DeliveryOutcome, OutcomeKind, count_outcomes
 from queue_services.errors import DependencyUnavailable, QueueServicesError
+from queue_services.fanout import BroadcastFanout, fanout_order
 from queue_services.metrics import add_batch_metrics
 from queue_services.models import Counters, QueuedMessage
 from queue_services.observability import logger, metrics
@@ -96,7 +97,9 @@ class ChannelWorker:
         other_queues: Sequence[RetryQueues] = (),
         broadcasts: BroadcastStore | None = None,
         settlement: Settlement | None = None,
+        fanout: BroadcastFanout | None = None,
     ) -> None:
+        self._fanout = fanout
         self._broadcasts = broadcasts
         # With it, records' final writes carry their counts (exactly once); without, counts come from outcomes.
         self._settlement = settlement
@@ -120,7 +123,8 @@ class ChannelWorker:
         self._on_invocation(context)
         queues = self._queues_for(records)
         started = time.monotonic()
-        received, unreadable = self._parse(records)
+        orders = self._fanout_orders(records)
+        received, unreadable = self._parse([record for record in records if record["messageId"] not in orders])
         messages = {item.sqs_id: item.message for item in received}
         deadline = started + context.get_remaining_time_in_millis() / 1000 - self._margin
         now = datetime.now(UTC)
@@ -149,6 +153,7 @@ class ChannelWorker:
         )
         outcomes = dict(zip(to_send, sent, strict=True))
         outcomes.update(held)
+        fanned_out = self._run_fanouts(orders, now)
         self._record_counters(outcomes.values(), len(records), started)
         self._count_broadcast_429s(to_send, outcomes)
         actions = plan_retries(received, outcomes, self._retry_policy, queues.max_receive_count)
@@ -158,6 +163,10 @@ class ChannelWorker:
         log_reports(self._channel, reports, len(records) - len(received), started)
 
         def check_record(record: SQSRecord) -> None:
+            if record.message_id in orders:
+                if record.message_id not in fanned_out:
+                    raise RetryLater("the broadcast's fan-out is not finished")
+                return
             outcome = outcomes.get(record.message_id)
             if outcome is None:
                 if record.message_id in buried:
@@ -257,6 +266,28 @@ class ChannelWorker:
                 ids = (message.message_id, message.workspace_id)
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.SKIPPED, "cancelled or moved while queued")
         return records, held, unrecorded
+
+    def _fanout_orders(self, records: list[dict[str, Any]]) -> dict[str, str]:
+        """The batch's fan-out orders (a scheduled broadcast's schedule fired): SQS id -> broadcastId."""
+        if self._fanout is None:
+            return {}
+        orders = {record["messageId"]: fanout_order(str(record.get("body") or "")) for record in records}
+        return {sqs_id: broadcast_id for sqs_id, broadcast_id in orders.items() if broadcast_id is not None}
+
+    def _run_fanouts(self, orders: dict[str, str], now: datetime) -> set[str]:
+        """Run each order; the SQS ids of those finished (the others come back and continue)."""
+        done: set[str] = set()
+        for sqs_id, broadcast_id in orders.items():
+            assert self._fanout is not None
+            try:
+                self._fanout.run(broadcast_id, now)
+            except DependencyUnavailable as exc:
+                logger.warning(
+                    "broadcast fan-out not finished", extra={"broadcast_id": broadcast_id, "error": str(exc)}
+                )
+                continue
+            done.add(sqs_id)
+        return done
 
     def _count_broadcast_429s(self, messages: dict[str, QueuedMessage], outcomes: dict[str, DeliveryOutcome]) -> None:
         """Each broadcast's provider 429s in this batch, one write per broadcast."""

@@ -27,6 +27,7 @@ from queue_services.composition import (
     workspace_settings_store,
 )
 from queue_services.delivery import BatchSender, make_send_once
+from queue_services.fanout import BroadcastFanout
 from queue_services.providers import ProviderClient, new_session
 from queue_services.ratelimit import BULK_HORIZON_SECONDS, ProviderPushback, SharedRateLimiter, SlotPlan
 from queue_services.retry import RetryPolicy
@@ -133,4 +134,5 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         other_queues=[bulk_queues],
         broadcasts=broadcast_store(),
         settlement=Settlement(aws_client("dynamodb"), settings.ledger_table_name, metrics_store()),
+        fanout=BroadcastFanout(ledger(), broadcast_store(), bulk_queue(channel)),
     )

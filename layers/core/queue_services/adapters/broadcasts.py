@@ -43,6 +43,8 @@ class BroadcastRecord(CamelModel):
     cancelled_at: datetime | None = None
     # Provider 429s met by its messages, added once per batch by the workers.
     rate_limited: int = 0
+    # A broadcast due later than SQS can delay: its one schedule (the fan-out at fire time).
+    schedule_name: str | None = None
     retain_until: int = Field(default=0, exclude=True)
 
 

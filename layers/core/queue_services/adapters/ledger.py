@@ -170,6 +170,30 @@ class Ledger:
                 return statuses, reasons
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    def mark_queued(self, versions: dict[str, int], now: datetime) -> set[str]:
+        """Move scheduled records to queued (a scheduled broadcast's fan-out), under the claim's condition."""
+        return self._move_many(versions, now, MessageStatus.QUEUED)
+
+    def broadcast_versions(self, broadcast_id: str, status: MessageStatus) -> dict[str, int]:
+        """The ids and versions of a broadcast's records in status (on the index byBroadcast)."""
+        found: dict[str, int] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "byBroadcast",
+            "KeyConditionExpression": "broadcastId = :broadcast",
+            "FilterExpression": "#status = :status",
+            "ExpressionAttributeValues": {":broadcast": {"S": broadcast_id}, ":status": {"S": status}},
+            "ProjectionExpression": "messageId, #version",
+            "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+        }
+        while True:
+            answer = self._call("query", **kwargs)
+            for item in answer.get("Items", []):
+                found[item["messageId"]["S"]] = int(item.get("version", {}).get("N", "0"))
+            if not answer.get("LastEvaluatedKey"):
+                return found
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     def _move_many(self, versions: dict[str, int], now: datetime, target: MessageStatus) -> set[str]:
         claimed: set[str] = set()
         pending = dict(versions)

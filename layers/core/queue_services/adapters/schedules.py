@@ -49,22 +49,44 @@ class ScheduleStore:
         groups: dict[Channel, str],
         queue_urls: dict[Channel, str],
         role_arn: str,
+        bulk_queue_urls: dict[Channel, str] | None = None,
     ) -> None:
         self._scheduler = scheduler_client
         self._groups = groups
         self._queue_urls = queue_urls
+        self._bulk_queue_urls = bulk_queue_urls or queue_urls
         self._role_arn = role_arn
 
     def create(self, message: QueuedMessage, now: datetime) -> str:
-        channel = message.channel
-        fire_at, delay = fire_plan(message.send_at, now)
-        request = {
-            "QueueUrl": self._queue_urls[channel],
-            "MessageBody": encode_queued_message(message),
-            "DelaySeconds": delay,
-            "MessageGroupId": message.workspace_id,
-        }
         name = schedule_name(message)
+        body = encode_queued_message(message)
+        self._create(
+            name, message.channel, self._queue_urls[message.channel], body, message.workspace_id, message.send_at, now
+        )
+        return name
+
+    def create_fanout(
+        self, broadcast_id: str, channel: Channel, workspace_id: str, send_at: datetime, now: datetime
+    ) -> str:
+        """One schedule for a whole broadcast: at fire time it puts a fan-out order on the bulk queue, and the
+        worker that gets it queues the broadcast's messages (queue_services.fanout)."""
+        name = f"broadcast-{broadcast_id}"
+        body = json.dumps({"fanout": broadcast_id, "channel": str(channel)})
+        self._create(name, channel, self._bulk_queue_urls[channel], body, workspace_id, send_at, now)
+        return name
+
+    def _create(
+        self,
+        name: str,
+        channel: Channel,
+        queue_url: str,
+        body: str,
+        group_id: str,
+        send_at: datetime,
+        now: datetime,
+    ) -> None:
+        fire_at, delay = fire_plan(send_at, now)
+        request = {"QueueUrl": queue_url, "MessageBody": body, "DelaySeconds": delay, "MessageGroupId": group_id}
         call_aws(
             self._scheduler,
             "create_schedule",
@@ -77,7 +99,6 @@ class ScheduleStore:
             ActionAfterCompletion="DELETE",
             Target={"Arn": UNIVERSAL_SQS_SEND, "RoleArn": self._role_arn, "Input": json.dumps(request)},
         )
-        return name
 
     def delete(self, channel: Channel, name: str) -> bool:
         """Delete a schedule; False if it no longer exists (it fired, or was deleted before)."""
