@@ -50,8 +50,9 @@ class UnreadableRecord(QueueServicesError):
 # A message due within this is kept and sent at its exact time by the sender; one due later is hidden in
 # SQS until shortly before its time (visibility timeouts count whole seconds, polls add up to a second).
 HOLD_THRESHOLD = timedelta(seconds=3)
-# The deadLetterReason of a well-formed message the service never accepted (its ledger record is missing).
+# Why a cancelled broadcast's message was not sent (its record is cancelled instead).
 BROADCAST_CANCELLED = "broadcast cancelled"
+# The deadLetterReason of a well-formed message the service never accepted (its ledger record is missing).
 NO_LEDGER_RECORD = "no ledger record: not a message this service accepted (or its record expired)"
 HOLD_MARGIN_SECONDS = 2
 # A paused workspace's messages are looked at again this often (plus the settings cache's TTL): they
