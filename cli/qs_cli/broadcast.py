@@ -154,24 +154,24 @@ def broadcast_email(
     _send(ctx, "email", csv_path, {**body, **({"text": text} if text is not None else {})})
 
 
-@broadcast_app.command("status")
-def broadcast_status(ctx: typer.Context, broadcast_id: str) -> None:
-    """A broadcast's progress."""
+def _show_broadcast(ctx: typer.Context, method: str, broadcast_id: str) -> None:
     try:
-        view = _client(ctx).call("GET", f"/api/broadcasts/{broadcast_id}")
+        view = _client(ctx).call(method, f"/api/broadcasts/{broadcast_id}")
     except ApiError as exc:
         raise _fail(exc) from exc
     show_json(view) if _json_wanted(ctx) else show_record(f"broadcast {broadcast_id}", view)
+
+
+@broadcast_app.command("status")
+def broadcast_status(ctx: typer.Context, broadcast_id: str) -> None:
+    """A broadcast's progress."""
+    _show_broadcast(ctx, "GET", broadcast_id)
 
 
 @broadcast_app.command("cancel")
 def broadcast_cancel(ctx: typer.Context, broadcast_id: str) -> None:
     """Cancel what a broadcast has not sent yet."""
-    try:
-        view = _client(ctx).call("DELETE", f"/api/broadcasts/{broadcast_id}")
-    except ApiError as exc:
-        raise _fail(exc) from exc
-    show_json(view) if _json_wanted(ctx) else show_record(f"broadcast {broadcast_id}", view)
+    _show_broadcast(ctx, "DELETE", broadcast_id)
 
 
 @broadcasts_app.command("list")

@@ -46,6 +46,19 @@ def checked_key(value: str | None) -> str | None:
     return value
 
 
+def _keyed(
+    request: ScheduleRequest | BulkSmsRequest | BulkEmailRequest, principal: Principal, key: str, channel: Channel
+) -> dict[str, Any]:
+    """The idempotent unit's input: keyed by [workspace, key], the body validated against the first one's."""
+    return {
+        "workspace": request.workspace_id,
+        "key": key,
+        "channel": str(channel),
+        "body": request.model_dump(mode="json", by_alias=True),
+        "principal": principal.model_dump(),
+    }
+
+
 class IdempotentIntake:
     """MessageIntake.schedule, run at most once per (workspace, Idempotency-Key) when the header is given."""
 
@@ -98,17 +111,7 @@ class IdempotentIntake:
             return self._broadcast_intake().accept(request, principal, datetime.now(UTC))
         principal.require_workspace(request.workspace_id)
         channel = Channel.SMS if isinstance(request, BulkSmsRequest) else Channel.EMAIL
-        answer = BulkAccepted.model_validate(
-            self._broadcast[channel](
-                req={
-                    "workspace": request.workspace_id,
-                    "key": key,
-                    "channel": str(channel),
-                    "body": request.model_dump(mode="json", by_alias=True),
-                    "principal": principal.model_dump(),
-                }
-            )
-        )
+        answer = BulkAccepted.model_validate(self._broadcast[channel](req=_keyed(request, principal, key, channel)))
         _, rejected = split_recipients(request)
         return answer.model_copy(update={"rejected": rejections_view(rejected)})
 
@@ -123,13 +126,5 @@ class IdempotentIntake:
         # Refused before a record exists: a key may not be spent on a workspace the caller cannot act for.
         principal.require_workspace(request.workspace_id)
         channel = channel_of(request)
-        answer = self._schedule[channel](
-            req={
-                "workspace": request.workspace_id,
-                "key": key,
-                "channel": str(channel),
-                "body": request.model_dump(mode="json", by_alias=True),
-                "principal": principal.model_dump(),
-            }
-        )
+        answer = self._schedule[channel](req=_keyed(request, principal, key, channel))
         return ScheduleResponse.model_validate(answer)
