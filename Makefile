@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 FUNCTIONS := $(wildcard functions/*/app.py)
 
-.PHONY: help create-key venv venv-sam venv-checkov checkov lint format typecheck test test-unit test-integration test-e2e cfn-lint sam-validate run build deploy bench clean
+.PHONY: help create-key venv venv-sam venv-checkov browser checkov lint format typecheck test test-unit test-integration test-e2e cfn-lint sam-validate run build deploy bench clean
 
 help:
 	@echo "make run     start the local stack (API, emulator, pollers, scheduler, provider sink)"
@@ -42,6 +42,18 @@ $(VENV_CHECKOV)/.installed:
 	$(VENV_CHECKOV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV_CHECKOV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $@
+
+# The dashboard's browser test (tests/e2e/test_dashboard_page.py) drives Debian's chromium through Playwright:
+# installed here when missing (apt-get, as root or with sudo), never downloaded by Playwright itself.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		echo "installing Debian's chromium for the browser test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	}
+	@test -x $(CHROMIUM) || { echo "could not install chromium ($(CHROMIUM)); the browser test needs it"; exit 1; }
 
 venv: $(VENV)/.installed
 venv-sam: $(VENV_SAM)/.installed
@@ -77,10 +89,10 @@ test-unit: venv
 test-integration: venv
 	$(VENV)/bin/pytest tests/integration
 
-test-e2e: venv
+test-e2e: venv browser
 	$(VENV)/bin/pytest tests/e2e
 
-test: venv venv-sam lint
+test: venv venv-sam browser lint
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory cfn-lint sam-validate checkov
 

@@ -20,6 +20,7 @@ from typing import Any
 from local_stack import iam
 from local_stack.gc_pauses import freeze_after_full_collections
 from local_stack.moto_patches import ALL_PATCHES, apply_clock_fix
+from local_stack.sqs_metrics import start_publisher
 
 
 class CallCounter:
@@ -114,6 +115,7 @@ def serve(port: int, clock_fix: bool = True) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     freeze_after_full_collections()
+    start_publisher()
     print(f"emulator ready on 127.0.0.1:{port}", flush=True)
     try:
         server.run()

@@ -138,6 +138,9 @@ def _scheduler_needs(method: str, path: str, query: str, body: dict[str, Any]) -
     return [(f"scheduler:{_SCHEDULE_ACTIONS.get(method, method)}", arn)]
 
 
+_CLOUDWATCH = "GraniteServiceVersion20100801"
+
+
 def caller_of(environ: dict[str, Any]) -> str | None:
     """The access key id a WSGI request is signed with (a function's logical id), if it is signed."""
     found = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -158,6 +161,10 @@ def request_of(environ: dict[str, Any], caller: str, body: bytes) -> Request:
         needs = _sqs_needs(target.split(".", 1)[1], payload)
     elif target.startswith("secretsmanager."):
         needs = [(f"secretsmanager:{target.split('.', 1)[1]}", str(payload.get("SecretId", "*")))]
+    elif target.startswith(_CLOUDWATCH + ".") or environ.get("PATH_INFO", "").startswith(f"/service/{_CLOUDWATCH}/"):
+        # CloudWatch, in its JSON or its Smithy RPC v2 CBOR protocol: no resource-level permissions.
+        operation = target.split(".", 1)[1] if target else environ["PATH_INFO"].rsplit("/", 1)[-1]
+        needs = [(f"cloudwatch:{operation}", "*")]
     elif "/scheduler/" in environ.get("HTTP_AUTHORIZATION", ""):
         path, query = environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
         needs = _scheduler_needs(environ.get("REQUEST_METHOD", "GET"), path, query, payload)

@@ -1,8 +1,9 @@
-"""Creates every queue, table and schedule group of template.yaml in the emulator; no second list in code."""
+"""Creates every queue, table, schedule group and secret of template.yaml in the emulator; no second list in code."""
 
 from __future__ import annotations
 
 import json
+import secrets as secrets_module
 from typing import Any
 
 from local_stack.template import ACCOUNT_ID, REGION, LocalResource, Resolver, resources_of_type
@@ -73,6 +74,17 @@ def provision(resolver: Resolver, session: Any, endpoint_url: str | None = None)
             name = props.get("Name", logical_id)
             arn = scheduler.create_schedule_group(Name=name)["ScheduleGroupArn"]
             resolver.resources[logical_id] = LocalResource(name, {"Arn": arn})
+
+    # Secrets the template generates (GenerateSecretString): a random value of the asked length; Ref is the ARN.
+    secrets = resources_of_type(template, "AWS::SecretsManager::Secret")
+    if secrets:
+        secretsmanager = session.client("secretsmanager", endpoint_url=endpoint_url)
+        for logical_id, spec in secrets.items():
+            props = resolver.resolve(spec.get("Properties", {}))
+            length = int(props.get("GenerateSecretString", {}).get("PasswordLength", 32))
+            value = secrets_module.token_urlsafe(length)[:length]
+            arn = secretsmanager.create_secret(Name=props.get("Name", logical_id), SecretString=value)["ARN"]
+            resolver.resources[logical_id] = LocalResource(arn, {"Id": arn})
 
     # Roles only need ARNs that Ref/GetAtt can resolve; functions' policies are checked by the emulator (iam.py).
     for logical_id in resources_of_type(template, "AWS::IAM::Role"):

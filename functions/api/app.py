@@ -16,7 +16,7 @@ from queue_services.settings import get_settings
 settings = get_settings()  # fail the cold start, not the first request, if the environment is wrong
 
 cors = cors_config(settings.cors_allowed_origins)
-app = build_api(cors)
+app = build_api(cors, docs=settings.api_docs_enabled)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -53,10 +53,13 @@ def route_event(
     body: Any = None,
     caller: dict[str, str] | None = ADMIN,
     path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A REST proxy event for any route (resource: its template path, e.g. /api/admin/keys/{keyId})."""
     event = api_event("api_get_metrics", caller=caller)
     event.update(httpMethod=method, path=path, resource=resource or path, pathParameters=path_parameters)
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
     event["body"] = None if body is None else json.dumps(body)
     event["requestContext"].update(httpMethod=method, resourcePath=resource or path, path=f"/dev{path}")
     return event

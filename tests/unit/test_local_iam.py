@@ -165,7 +165,8 @@ def test_calls_not_signed_by_a_function_are_not_checked(guard: IamGuard, resolve
 
 
 # X-Ray supports no resource-level permissions: "*" is the only resource AWS accepts for these.
-RESOURCE_WILDCARD_REQUIRED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# Actions with no resource-level permissions (the Service Authorization Reference lists no resource type).
+RESOURCE_WILDCARD_REQUIRED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:GetMetricData"}
 
 
 def test_every_function_has_its_own_role_with_no_wildcard_aws_does_not_require(resolver: Resolver) -> None:
@@ -194,3 +195,23 @@ def test_each_worker_role_lets_its_event_sources_poll_their_queues(resolver: Res
                 assert any(grant.allows(action, queue_arn) for grant in grants[caller]), (caller, action)
             polled += 1
     assert polled == 4  # each worker: its send queue and its bulk queue
+
+
+def test_cloudwatch_metric_reads_are_checked_in_either_protocol(guard: IamGuard) -> None:
+    """The dashboard's GetMetricData: granted to the api, refused to a worker (CBOR or JSON protocol alike)."""
+    from datetime import UTC, datetime
+
+    query = [{"Id": "a", "Expression": "SUM([])", "ReturnData": True}]
+    window = {"StartTime": datetime(2026, 1, 1, tzinfo=UTC), "EndTime": datetime(2026, 1, 2, tzinfo=UTC)}
+
+    def read(caller: str) -> str | None:
+        client = client_of(guard, "cloudwatch", caller)
+        return denied_code(lambda: client.get_metric_data(MetricDataQueries=query, **window))
+
+    assert read("SmsWorkerFunction") == "AccessDeniedException"
+    # Allowed calls go on to the emulator, absent here: any answer but a refusal will do.
+    assert read("ApiFunction") != "AccessDeniedException"
+    request = iam.request_of(
+        {"HTTP_X_AMZ_TARGET": "GraniteServiceVersion20100801.GetMetricData", "PATH_INFO": "/"}, "ApiFunction", b"{}"
+    )
+    assert request.needs == (("cloudwatch:GetMetricData", "*"),)

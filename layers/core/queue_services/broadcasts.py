@@ -125,8 +125,10 @@ class BroadcastIntake:
         max_sqs_delay_seconds: int,
         workspace_rate: Callable[[str, Channel], float],
         schedules: ScheduleStore,
+        recipient_hash: Callable[[str], str | None] = lambda _recipient: None,
     ) -> None:
         self._schedules = schedules
+        self._recipient_hash = recipient_hash
         self._queues = bulk_queues
         self._ledger = ledger
         self._broadcasts = broadcasts
@@ -205,6 +207,7 @@ class BroadcastIntake:
             workspace_id=message.workspace_id,
             contact_id=message.contact_id,
             to=mask_recipient(message.to),
+            recipient_hash=self._recipient_hash(message.to),
             status=MessageStatus.SCHEDULED if scheduled else MessageStatus.QUEUED,
             send_at=message.send_at,
             created_at=now,

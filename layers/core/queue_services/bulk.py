@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from queue_services.models import (
     CamelModel,
@@ -73,6 +73,21 @@ class _BulkRequest(DeliveryOptions):
 
 class BulkSmsRequest(_BulkRequest):
     """Body of POST /api/bulk-sms: one text with {{variable}} placeholders, up to 10,000 recipients."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "workspaceId": "workspace-id",
+                    "name": "order-ready",
+                    "message": "Hi {{firstName}}, your order is ready.",
+                    "recipients": [
+                        {"phoneNumber": "+14155550101", "contactId": "contact-1", "variables": {"firstName": "Ada"}}
+                    ],
+                }
+            ]
+        }
+    )
 
     message: SmsTemplate
 

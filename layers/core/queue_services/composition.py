@@ -7,18 +7,23 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from queue_services.adapters.api_keys import ApiKeyStore
-from queue_services.adapters.aws import aws_client
+from queue_services.adapters.aws import aws_client, call_aws
 from queue_services.adapters.broadcasts import BroadcastStore
 from queue_services.adapters.dead_letters import DeadLetterQueue
 from queue_services.adapters.ledger import Ledger
 from queue_services.adapters.metrics_store import MetricsStore
+from queue_services.adapters.queue_stats import QueueStats
 from queue_services.adapters.schedules import ScheduleStore
 from queue_services.adapters.send_queue import SendQueue
 from queue_services.adapters.workspace_settings import WorkspaceSettingsStore
 from queue_services.broadcasts import BroadcastIntake
 from queue_services.channels import Channel
+from queue_services.dashboard import QueueDashboard
+from queue_services.errors import ReadOnly
 from queue_services.intake import MessageIntake
 from queue_services.keys import KeyManager
+from queue_services.recipients import RecipientHasher
+from queue_services.search import MessageSearch
 from queue_services.settings import get_settings
 from queue_services.workspaces import WorkspaceDirectory
 
@@ -42,11 +47,14 @@ def metrics_store() -> MetricsStore:
 
 
 @cache
-def dead_letter_queue(channel: Channel) -> DeadLetterQueue:
+def dead_letter_queue(channel: Channel, bulk: bool = False) -> DeadLetterQueue:
+    """A channel's DLQ of single sends, or with bulk its broadcasts' DLQ; each redrives to its own queue."""
     settings = get_settings()
-    return DeadLetterQueue(
-        aws_client("sqs"), channel, settings.dead_letter_queue_url(channel), settings.queue_url(channel)
-    )
+    if bulk:
+        urls = settings.bulk_dead_letter_queue_url(channel), settings.bulk_queue_url(channel)
+    else:
+        urls = settings.dead_letter_queue_url(channel), settings.queue_url(channel)
+    return DeadLetterQueue(aws_client("sqs"), channel, *urls)
 
 
 @lru_cache(maxsize=1)
@@ -99,12 +107,29 @@ def schedule_store() -> ScheduleStore:
 
 
 @lru_cache(maxsize=1)
+def recipient_hasher() -> RecipientHasher | None:
+    """The keyed hash of recipients (message search), its key read once from Secrets Manager; None when the
+    deployment has no key (then nothing is hashed and a search by recipient is refused)."""
+    arn = get_settings().recipient_hash_secret_arn
+    if not arn:
+        return None
+    secret = call_aws(aws_client("secretsmanager"), "get_secret_value", "recipient hash key", SecretId=arn)
+    return RecipientHasher(str(secret["SecretString"]).encode())
+
+
+def recipient_hash(recipient: str) -> str | None:
+    hasher = recipient_hasher()
+    return None if hasher is None else hasher(recipient)
+
+
+@lru_cache(maxsize=1)
 def message_intake() -> MessageIntake:
     return MessageIntake(
         {channel: send_queue(channel) for channel in Channel},
         ledger(),
         schedule_store(),
         get_settings().max_sqs_delay_seconds,
+        recipient_hash,
     )
 
 
@@ -130,7 +155,35 @@ def broadcast_intake() -> BroadcastIntake:
         get_settings().max_sqs_delay_seconds,
         workspace_rate,
         schedule_store(),
+        recipient_hash,
     )
+
+
+@lru_cache(maxsize=1)
+def message_search() -> MessageSearch:
+    return MessageSearch(ledger(), broadcast_store(), recipient_hasher)
+
+
+@lru_cache(maxsize=1)
+def queue_dashboard() -> QueueDashboard:
+    settings = get_settings()
+    return QueueDashboard(
+        QueueStats(aws_client("sqs"), aws_client("cloudwatch"), settings.queue_urls()),
+        metrics_store(),
+        ledger(),
+        workspace_settings_store(),
+        broadcast_store(),
+        broadcast_intake().progress,
+        groups={Channel.SMS: settings.sms_schedule_group, Channel.EMAIL: settings.email_schedule_group},
+        rates={channel: settings.rate_per_second(channel) for channel in Channel},
+        read_only=settings.dashboard_read_only,
+    )
+
+
+def require_writable() -> None:
+    """The dashboard's write routes refuse (405) in a read-only deployment."""
+    if get_settings().dashboard_read_only:
+        raise ReadOnly
 
 
 def reset() -> None:
@@ -152,6 +205,9 @@ def reset() -> None:
         message_intake,
         broadcast_store,
         broadcast_intake,
+        recipient_hasher,
+        message_search,
+        queue_dashboard,
         worker_composition.slot_claimer,
         worker_composition.workspace_claimer,
         worker_composition.channel_worker,

@@ -36,6 +36,15 @@ class Conflict(RequestError):
     status_code = 409
 
 
+class ReadOnly(RequestError):
+    """A write route of the dashboard while the deployment runs it read-only (DashboardReadOnly)."""
+
+    status_code = 405
+
+    def __init__(self) -> None:
+        super().__init__("the dashboard is read-only in this deployment (parameter DashboardReadOnly)")
+
+
 class DependencyUnavailable(QueueServicesError):
     """An AWS dependency (queue, table) could not be reached (maps to 503)."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -66,8 +66,10 @@ class MessageIntake:
         ledger: Ledger,
         schedules: ScheduleStore,
         max_sqs_delay_seconds: int,
+        recipient_hash: Callable[[str], str | None] = lambda _recipient: None,
     ) -> None:
         self._queues = queues
+        self._recipient_hash = recipient_hash
         self._ledger = ledger
         self._schedules = schedules
         self._max_sqs_delay = max_sqs_delay_seconds
@@ -83,6 +85,7 @@ class MessageIntake:
             workspace_id=message.workspace_id,
             contact_id=message.contact_id,
             to=mask_recipient(message.to),
+            recipient_hash=self._recipient_hash(message.to),
             status=status,
             send_at=plan.send_at,
             created_at=now,

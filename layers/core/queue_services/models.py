@@ -60,8 +60,30 @@ class _ScheduleRequest(DeliveryOptions):
     workspace_id: WorkspaceId
 
 
+# The old service's own bodies (its README), as the OpenAPI document's examples.
+SEED_SMS_EXAMPLE: dict[str, Any] = {
+    "phoneNumber": "+1234567890",
+    "message": "Your message content",
+    "contactId": "contact-uuid",
+    "workspaceId": "workspace-id",
+    "delay": 0,
+    "metadata": {"source": "campaign", "campaignId": "campaign-uuid"},
+}
+SEED_EMAIL_EXAMPLE: dict[str, Any] = {
+    "to": "recipient@example.com",
+    "subject": "Email subject",
+    "html": "<p>Email content</p>",
+    "contactId": "contact-uuid",
+    "workspaceId": "workspace-id",
+    "delay": 0,
+    "metadata": {"source": "campaign", "campaignId": "campaign-uuid"},
+}
+
+
 class ScheduleSmsRequest(_ScheduleRequest):
     """Body of POST /api/schedule-sms (the seed's body, plus optional sendAt)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SEED_SMS_EXAMPLE]})
 
     phone_number: PhoneNumber
     message: SmsText
@@ -69,6 +91,8 @@ class ScheduleSmsRequest(_ScheduleRequest):
 
 class ScheduleEmailRequest(_ScheduleRequest):
     """Body of POST /api/schedule-email (the seed's body, plus optional sendAt and text)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SEED_EMAIL_EXAMPLE]})
 
     to: EmailAddress
     subject: Subject
@@ -332,3 +356,69 @@ class WorkspaceSettingsView(CamelModel):
 
 class WorkspaceList(CamelModel):
     workspaces: list[WorkspaceSettingsView]
+
+
+class QueueDepth(CamelModel):
+    """One queue on the dashboard; a figure that could not be read is null."""
+
+    name: str
+    visible: int | None
+    in_flight: int | None
+    delayed: int | None
+    oldest_age_seconds: float | None = Field(description="CloudWatch's ApproximateAgeOfOldestMessage, latest")
+    dead_letter: bool
+
+
+class MinuteCounts(CamelModel):
+    """A channel's outcomes in one minute (UTC, `minute` is its start)."""
+
+    minute: str
+    sent: int
+    failed: int
+    rate_limited: int
+
+
+class MessageSearchResult(CamelModel):
+    """GET /api/messages: the workspace's messages matching the one criterion given, newest first."""
+
+    messages: list[MessageView]
+
+
+class PauseRequest(CamelModel):
+    """Body of POST /api/admin/queues/workspaces/{workspaceId}/pause: true pauses, false resumes."""
+
+    paused: bool
+
+
+class ErrorDetail(CamelModel):
+    loc: list[str | int]
+    field: str
+    type: str
+    msg: str
+
+
+class ErrorBody(CamelModel):
+    """Every 4xx and 5xx answer of the service: the status, a message naming the field at fault, details."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "statusCode": 422,
+                    "message": "invalid request: phoneNumber",
+                    "detail": [
+                        {
+                            "loc": ["body", "phoneNumber"],
+                            "field": "phoneNumber",
+                            "type": "value_error",
+                            "msg": "must be an E.164 phone number",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    status_code: int
+    message: str
+    detail: list[ErrorDetail] | None = None

@@ -74,6 +74,12 @@ class Settings(BaseModel):
     # Backoff for transient provider errors: full jitter up to min(cap, base * 2 ** (attempt - 1)).
     retry_base_seconds: float = Field(alias="RETRY_BASE_SECONDS", default=2, gt=0)
     retry_max_seconds: float = Field(alias="RETRY_MAX_SECONDS", default=300, gt=0, le=43_200)
+    # The key of the recipients' keyed hash (message search); without it, no hash is stored or searched.
+    recipient_hash_secret_arn: str = Field(alias="RECIPIENT_HASH_SECRET_ARN", default="")
+    # The dashboard's read-only mode: its write routes (redrive, purge, pause, cancel) answer 405.
+    dashboard_read_only: bool = Field(alias="DASHBOARD_READ_ONLY", default=False)
+    # GET /api/docs and /api/openapi.json (the api function only); off answers 404.
+    api_docs_enabled: bool = Field(alias="API_DOCS_ENABLED", default=True)
     # Browser origins allowed to call the API (api function only); none by default, so no CORS headers at all.
     cors_allowed_origins: Origins = Field(alias="CORS_ALLOWED_ORIGINS", default=())
 
@@ -88,6 +94,19 @@ class Settings(BaseModel):
 
     def bulk_dead_letter_queue_url(self, channel: Channel) -> str:
         return self.sms_bulk_dlq_url if channel is Channel.SMS else self.email_bulk_dlq_url
+
+    def queue_urls(self) -> dict[str, str]:
+        """Every queue the service has (send, bulk and their DLQs), by the name the dashboard shows."""
+        urls: dict[str, str] = {}
+        for channel in Channel:
+            for url in (
+                self.queue_url(channel),
+                self.bulk_queue_url(channel),
+                self.dead_letter_queue_url(channel),
+                self.bulk_dead_letter_queue_url(channel),
+            ):
+                urls[url.rstrip("/").rsplit("/", 1)[-1]] = url
+        return urls
 
     def provider_url(self, channel: Channel) -> str:
         base = str(self.sms_api_url if channel is Channel.SMS else self.email_api_url).rstrip("/")

@@ -33,4 +33,5 @@ def message_view(record: MessageRecord) -> MessageView:
         dead_lettered=record.dead_lettered,
         segments=record.segments,
         encoding=record.encoding,
+        broadcast_id=record.broadcast_id,
     )

@@ -363,6 +363,7 @@ class ChannelWorker:
             counts = {ws: Counters(rate_limited=c.rate_limited) for ws, c in counts.items()}
         try:
             self._metrics_store.record(self._channel, counts)
+            self._metrics_store.record_minute(self._channel, datetime.now(UTC), totals)
         except DependencyUnavailable:
             # The sends already happened: failing the batch now would only redeliver it. Lose a count instead.
             logger.exception(

@@ -93,6 +93,14 @@ class WorkspaceDirectory:
         self._store.put(settings)
         return settings_view(settings)
 
+    def set_paused(self, workspace_id: str, paused: bool, principal: Principal) -> WorkspaceSettingsView:
+        """Pause or resume, the other settings kept (the dashboard's buttons)."""
+        principal.require_workspace(workspace_id)
+        stored = self._store.get(workspace_id) or WorkspaceSettings(workspace_id)
+        changed = dataclasses.replace(stored, paused=paused, updated_at=iso_utc(self._clock()))
+        self._store.put(changed)
+        return settings_view(changed)
+
     def list(self, principal: Principal) -> WorkspaceList:
         principal.require_admin()
         found = sorted(self._store.all(), key=lambda settings: settings.workspace_id)

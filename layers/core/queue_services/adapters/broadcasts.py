@@ -48,14 +48,19 @@ class BroadcastRecord(CamelModel):
     retain_until: int = Field(default=0, exclude=True)
 
 
+# Every broadcast of every workspace, newest first (the dashboard's recent broadcasts): one constant key.
+BY_CREATION, LISTED_KEY, LISTED = "byCreation", "listed", "broadcast"
+
+
 def _to_item(record: BroadcastRecord) -> dict[str, Any]:
     data = record.model_dump(mode="json", by_alias=True, exclude_none=True)
     data["retainUntil"] = record.retain_until
+    data[LISTED_KEY] = LISTED
     return {key: _SERIALIZER.serialize(value) for key, value in data.items()}
 
 
 def _from_item(item: dict[str, Any]) -> BroadcastRecord:
-    data = {key: _DESERIALIZER.deserialize(value) for key, value in item.items()}
+    data = {key: _DESERIALIZER.deserialize(value) for key, value in item.items() if key != LISTED_KEY}
     data["retain_until"] = int(data.pop("retainUntil", 0))
     return BroadcastRecord.model_validate(data)
 
@@ -169,6 +174,27 @@ class BroadcastStore:
         answer = self._call("query", **kwargs)
         records = [_from_item(item) for item in answer.get("Items", [])]
         return records, encode_cursor(answer.get("LastEvaluatedKey"))
+
+    def recent(self, limit: int) -> list[BroadcastRecord]:
+        """The newest `limit` broadcasts of all workspaces (index byCreation, keys only, then the records)."""
+        keys = self._call(
+            "query",
+            TableName=self._table,
+            IndexName=BY_CREATION,
+            KeyConditionExpression=f"{LISTED_KEY} = :listed",
+            ExpressionAttributeValues={":listed": {"S": LISTED}},
+            ScanIndexForward=False,
+            Limit=limit,
+        ).get("Items", [])
+        if not keys:
+            return []
+        request: dict[str, Any] = {self._table: {"Keys": [{"broadcastId": k["broadcastId"]} for k in keys]}}
+        found: list[BroadcastRecord] = []
+        while request:
+            answer = self._call("batch_get_item", RequestItems=request)
+            found += [_from_item(item) for item in answer.get("Responses", {}).get(self._table, [])]
+            request = answer.get("UnprocessedKeys") or {}
+        return sorted(found, key=lambda record: record.created_at, reverse=True)
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         return call_aws(self._ddb, operation, "broadcasts", **kwargs)

@@ -45,6 +45,8 @@ class MessageRecord(CamelModel):
     # In a dead-letter queue (status stays queued, so a redrive sends it like any queued message).
     dead_lettered: bool = False
     broadcast_id: str | None = None
+    # A keyed hash of the normalised recipient (queue_services.recipients): message search, never the value.
+    recipient_hash: str | None = Field(default=None, exclude=True)
     # Epoch seconds for DynamoDB TTL: retention, not a timer.
     retain_until: int = Field(default=0, exclude=True)
     # The queued message as JSON, kept while the message is pending so it can be rescheduled; never shown.
@@ -55,16 +57,37 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 
 
+# The ledger's search indexes (README "Message search"): their keys are derived from the record, so every
+# whole-record write keeps them right; the status moves written as updates remove SCHEDULED_KEY.
+CONTACT_INDEX, CONTACT_KEY = "byContact", "workspaceContact"
+RECIPIENT_INDEX, RECIPIENT_KEY = "byRecipient", "workspaceRecipient"
+# Sparse: only scheduled single messages carry it (a broadcast has one schedule of its own): the
+# dashboard's schedule groups, how many and which are next.
+SCHEDULED_INDEX, SCHEDULED_KEY = "byScheduled", "scheduledChannel"
+_DERIVED = (CONTACT_KEY, RECIPIENT_KEY, SCHEDULED_KEY)
+
+
+def index_value(workspace_id: str, value: str) -> str:
+    """A search index's partition key: searches never leave their workspace."""
+    return f"{workspace_id}#{value}"
+
+
 def to_item(record: MessageRecord) -> dict[str, Any]:
     data = record.model_dump(mode="json", by_alias=True, exclude_none=True)
     data["retainUntil"] = record.retain_until
     if record.payload is not None:
         data["payload"] = record.payload
+    data[CONTACT_KEY] = index_value(record.workspace_id, record.contact_id)
+    if record.recipient_hash is not None:
+        data["recipientHash"] = record.recipient_hash
+        data[RECIPIENT_KEY] = index_value(record.workspace_id, record.recipient_hash)
+    if record.status is MessageStatus.SCHEDULED and record.broadcast_id is None:
+        data[SCHEDULED_KEY] = record.channel
     return {key: _SERIALIZER.serialize(value) for key, value in data.items()}
 
 
 def from_item(item: dict[str, Any]) -> MessageRecord:
-    data = {key: _DESERIALIZER.deserialize(value) for key, value in item.items()}
+    data = {key: _DESERIALIZER.deserialize(value) for key, value in item.items() if key not in _DERIVED}
     data = {key: int(value) if key in ("attempts", "version", "retainUntil") else value for key, value in data.items()}
     data["retain_until"] = data.pop("retainUntil", 0)
     return MessageRecord.model_validate(data)
@@ -194,6 +217,55 @@ class Ledger:
                 return found
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    def scheduled(self, channel: str, next_count: int) -> tuple[int, list[MessageRecord]]:
+        """How many of the channel's messages are scheduled, and the next_count due first (index
+        byScheduled, sparse: only scheduled records are in it)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": SCHEDULED_INDEX,
+            "KeyConditionExpression": f"{SCHEDULED_KEY} = :channel",
+            "ExpressionAttributeValues": {":channel": {"S": channel}},
+            "Select": "COUNT",
+        }
+        count = 0
+        while True:
+            answer = self._call("query", **kwargs)
+            count += int(answer.get("Count", 0))
+            if not answer.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        if not count or next_count <= 0:
+            return count, []
+        due = self._records_on_index(SCHEDULED_INDEX, SCHEDULED_KEY, channel, next_count, newest_first=False)
+        return count, sorted(due, key=lambda record: record.send_at)
+
+    def find(self, index: str, key: str, limit: int) -> list[MessageRecord]:
+        """The newest `limit` records of a search index's key (byContact, byRecipient)."""
+        key_name = {CONTACT_INDEX: CONTACT_KEY, RECIPIENT_INDEX: RECIPIENT_KEY}[index]
+        found = self._records_on_index(index, key_name, key, limit, newest_first=True)
+        return sorted(found, key=lambda record: record.created_at, reverse=True)
+
+    def in_broadcast(self, broadcast_id: str, limit: int) -> list[MessageRecord]:
+        """Up to `limit` of a broadcast's records (index byBroadcast, in messageId order)."""
+        return self._records_on_index("byBroadcast", "broadcastId", broadcast_id, limit, newest_first=False)
+
+    def _records_on_index(
+        self, index: str, key_name: str, key: str, limit: int, newest_first: bool
+    ) -> list[MessageRecord]:
+        """The first `limit` entries of an index's key, as whole records (the indexes keep keys only, so the
+        records come from a BatchGetItem)."""
+        items = self._call(
+            "query",
+            TableName=self._table,
+            IndexName=index,
+            KeyConditionExpression=f"{key_name} = :key",
+            ExpressionAttributeValues={":key": {"S": key}},
+            ProjectionExpression="messageId",
+            ScanIndexForward=not newest_first,
+            Limit=limit,
+        ).get("Items", [])
+        return list(self.get_many(item["messageId"]["S"] for item in items).values())
+
     def _move_many(self, versions: dict[str, int], now: datetime, target: MessageStatus) -> set[str]:
         claimed: set[str] = set()
         pending = dict(versions)
@@ -227,7 +299,8 @@ class Ledger:
 
     def _move_item(self, message_id: str, version: int, now: datetime, target: MessageStatus) -> dict[str, Any]:
         # A cancelled message is never sent: its stored copy (full recipient and text) goes (README "payload").
-        drop = " REMOVE payload" if target is MessageStatus.CANCELLED else ""
+        # No move ends in `scheduled`: each leaves the scheduled index.
+        drop = f" REMOVE {SCHEDULED_KEY}" + (", payload" if target is MessageStatus.CANCELLED else "")
         return {
             "Update": {
                 "TableName": self._table,

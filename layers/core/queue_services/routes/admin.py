@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -16,21 +16,29 @@ from queue_services.routes.caller import caller
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]  # Powertools leaves __init__ unannotated
 
 
+# Which of a channel's two DLQs: the single sends' (send-<channel>-dlq) or the broadcasts' (-bulk-dlq).
+QueueKind = Annotated[Literal["send", "bulk"], Query(description="send: single sends' DLQ; bulk: broadcasts'")]
+
+
 @router.get("/api/admin/dlq/<channel>")
-def peek_dead_letters(channel: Channel, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> DeadLetterPeek:
+def peek_dead_letters(
+    channel: Channel, limit: Annotated[int, Query(ge=1, le=100)] = 10, queue: QueueKind = "send"
+) -> DeadLetterPeek:
     caller(router).require_admin()
-    return composition.dead_letter_queue(channel).peek(limit)
+    return composition.dead_letter_queue(channel, bulk=queue == "bulk").peek(limit)
 
 
 @router.post("/api/admin/dlq/<channel>/redrive")
-def redrive_dead_letters(channel: Channel) -> Response[RedriveStarted]:
+def redrive_dead_letters(channel: Channel, queue: QueueKind = "send") -> Response[RedriveStarted]:
     caller(router).require_admin()
-    started = composition.dead_letter_queue(channel).redrive()
+    composition.require_writable()
+    started = composition.dead_letter_queue(channel, bulk=queue == "bulk").redrive()
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=started)
 
 
 @router.delete("/api/admin/dlq/<channel>")
-def purge_dead_letters(channel: Channel) -> PurgeDone:
+def purge_dead_letters(channel: Channel, queue: QueueKind = "send") -> PurgeDone:
     caller(router).require_admin()
-    composition.dead_letter_queue(channel).purge()
+    composition.require_writable()
+    composition.dead_letter_queue(channel, bulk=queue == "bulk").purge()
     return PurgeDone(channel=channel, purged=True)

@@ -1,14 +1,17 @@
-"""Message routes: schedule an SMS or an email, read a message's status, cancel it, reschedule it."""
+"""Message routes: schedule an SMS or an email, read a message's status, cancel it, reschedule it, search."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from queue_services import composition
 from queue_services.models import (
+    MessageSearchResult,
     MessageView,
     RescheduleRequest,
     ScheduleEmailRequest,
@@ -54,3 +57,16 @@ def cancel_message(messageId: str) -> MessageView:  # noqa: N803
 def reschedule_message(messageId: str, request: RescheduleRequest) -> MessageView:  # noqa: N803
     moved = composition.message_intake().reschedule(messageId, request, caller(router), datetime.now(UTC))
     return message_view(moved)
+
+
+@router.get("/api/messages")
+def search_messages(
+    workspaceId: Annotated[str, Query(min_length=1, max_length=128)],  # noqa: N803 - the query parameters' names
+    messageId: Annotated[str | None, Query(max_length=128)] = None,  # noqa: N803
+    contactId: Annotated[str | None, Query(max_length=256)] = None,  # noqa: N803
+    recipient: Annotated[str | None, Query(max_length=320, description="a phone number or an address")] = None,
+    broadcastId: Annotated[str | None, Query(max_length=128)] = None,  # noqa: N803
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+) -> MessageSearchResult:
+    criteria = {"messageId": messageId, "contactId": contactId, "recipient": recipient, "broadcastId": broadcastId}
+    return composition.message_search().search(workspaceId, criteria, limit, caller(router))
