@@ -56,13 +56,17 @@ def banner(stack: LocalStack) -> str:
     routes = routes_from_template(stack.template)
     guarded = any(route.authorizer_id for route in routes)
     served = {route.resource for route in routes}
-    dashboard = f"{api}/admin/queues" if "/admin/queues" in served else "(not in template.yaml yet)"
+    dashboard = f"{api}/admin/queues   (enter a key below)" if "/admin/queues" in served else "(not in template.yaml)"
+    parameters = stack.resolver.parameters if stack.resolver is not None else {}
+    docs_on = "/api/docs" in served and parameters.get("ApiDocs", "true") != "false"
+    docs = f"{api}/api/docs   (OpenAPI document: {api}/api/openapi.json)" if docs_on else "(off: ApiDocs=false)"
     keys = ", ".join(f"{key} → {owner}" for key, owner in SEED_API_KEYS.items())
     key_note = "" if guarded else "   (not enforced yet: template.yaml has no authorizer)"
     return f"""
 Queue Services local stack is up.
   API               {api}
   dashboard         {dashboard}
+  API docs          {docs}
   health            {api}/health
   metrics           {api}/api/metrics
   provider sink     {stack.sink_url}   (GET /_sink/messages, PUT /_sink/faults)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +17,9 @@ from queue_services.models import QueueDepth
 _DEPTHS = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
 # SQS publishes ApproximateAgeOfOldestMessage once a minute; the last 10 minutes hold its latest value.
 AGE_LOOKBACK = timedelta(minutes=10)
+# GetMetricData is billed per metric asked for: a page refreshing every 2 s would ask 8 metrics 1,800
+# times an hour. The ages change once a minute, so an environment asks at most every AGE_CACHE_SECONDS.
+AGE_CACHE_SECONDS = 30.0
 
 
 def metric_query_id(queue_name: str) -> str:
@@ -25,15 +30,24 @@ def metric_query_id(queue_name: str) -> str:
 class QueueStats:
     """Depth and oldest age of each named queue; a queue that cannot be read shows None, not an error."""
 
-    def __init__(self, sqs_client: Any, cloudwatch_client: Any, queue_urls: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        sqs_client: Any,
+        cloudwatch_client: Any,
+        queue_urls: Mapping[str, str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._sqs = sqs_client
         self._cloudwatch = cloudwatch_client
         self._urls = dict(queue_urls)
+        self._clock = clock
+        self._ages: tuple[float, dict[str, float]] | None = None
+        self._lock = threading.Lock()
 
     def depths(self, now: datetime) -> list[QueueDepth]:
         with ThreadPoolExecutor(max_workers=len(self._urls) or 1) as pool:
             attributes = dict(zip(self._urls, pool.map(self._attributes, self._urls.values()), strict=True))
-        ages = self._oldest_ages(now)
+        ages = self._cached_ages(now)
         return [
             QueueDepth(
                 name=name,
@@ -52,6 +66,15 @@ class QueueStats:
         except DependencyUnavailable:
             return None
         return dict(answer.get("Attributes", {}))
+
+    def _cached_ages(self, now: datetime) -> dict[str, float]:
+        with self._lock:
+            if self._ages is not None and self._clock() - self._ages[0] < AGE_CACHE_SECONDS:
+                return self._ages[1]
+        ages = self._oldest_ages(now)
+        with self._lock:
+            self._ages = (self._clock(), ages)
+        return ages
 
     def _oldest_ages(self, now: datetime) -> dict[str, float]:
         """The latest ApproximateAgeOfOldestMessage of each queue, one GetMetricData call for all of them."""

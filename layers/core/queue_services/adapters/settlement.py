@@ -5,6 +5,8 @@ each message exactly once: whichever delivery's transition wins counts it (READM
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,6 +20,10 @@ from queue_services.statuses import MessageStatus
 
 # 100 items per transaction: 50 records leave room for a counter item per workspace of those 50.
 RECORDS_PER_TRANSACTION = 50
+# Concurrent batches of one workspace add to the same counter item: DynamoDB cancels a transaction that
+# meets another one on an item (TransactionConflict) and botocore does not retry that.
+CONFLICT_RETRIES = 5
+CONFLICT_BACKOFF_SECONDS = 0.02
 
 
 class Settlement:
@@ -39,6 +45,7 @@ class Settlement:
         written: set[str] = set()
         for start in range(0, len(records), RECORDS_PER_TRANSACTION):
             pending = records[start : start + RECORDS_PER_TRANSACTION]
+            conflicts = 0
             while pending:
                 counts = {ws: c for ws, c in earned(pending).items() if not c.is_zero}
                 items = [self._put(record) for record in pending]
@@ -53,12 +60,22 @@ class Settlement:
                 if refusal is None:
                     written.update(record.message_id for record in pending)
                     break
-                reasons = (refusal.get("CancellationReasons") or [])[: len(pending)]
+                reasons = refusal.get("CancellationReasons") or []
                 lost = {
                     record.message_id
-                    for record, reason in zip(pending, reasons, strict=False)
+                    for record, reason in zip(pending, reasons[: len(pending)], strict=False)
                     if reason.get("Code") == "ConditionalCheckFailed"
                 }
+                if (
+                    not lost
+                    and conflicts < CONFLICT_RETRIES
+                    and any(reason.get("Code") == "TransactionConflict" for reason in reasons)
+                ):
+                    # Another worker's transaction held one of these items (a shared counter item, most
+                    # often): nothing was written, so the same transaction is tried again shortly.
+                    conflicts += 1
+                    time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * 2**conflicts))
+                    continue
                 if not lost:
                     raise DependencyUnavailable("ledger settlement cancelled without a refused condition")
                 pending = [record for record in pending if record.message_id not in lost]
