@@ -24,7 +24,8 @@ def publish_once() -> None:
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.sqs.models import sqs_backends
 
-    now = datetime.now(UTC)
+    # Naive UTC, as moto stores the timestamps of metrics put through its API (it compares them so).
+    now = datetime.now(UTC).replace(tzinfo=None)
     now_ms = time.time() * 1000
     for account_id, regions in list(sqs_backends.items()):
         for region, backend in list(regions.items()):

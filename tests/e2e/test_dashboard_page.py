@@ -224,3 +224,41 @@ def test_a_read_only_deployment_hides_every_button(browser: object, tmp_path: Pa
             assert page.page.locator("[data-action=redrive], [data-action=purge], [data-action=pause]").count() == 0
         finally:
             page.close()
+
+
+def test_the_emulator_publishes_the_queues_oldest_message_age_as_sqs_does(board_stack: LocalStackProcess) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    settings = f"{board_stack.api}/api/workspaces/workspace-456/settings"
+    assert board_stack.http.put(settings, json={"paused": True}, timeout=10).status_code == 200
+    try:
+        post_sms(board_stack, "+15550500001", workspace="workspace-456")  # held: it waits in its queue
+        cloudwatch = board_stack.aws_client("cloudwatch")
+
+        def oldest_age() -> float:
+            now = datetime.now(UTC)
+            answer = cloudwatch.get_metric_data(
+                MetricDataQueries=[
+                    {
+                        "Id": "age",
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": "AWS/SQS",
+                                "MetricName": "ApproximateAgeOfOldestMessage",
+                                "Dimensions": [{"Name": "QueueName", "Value": "send-sms-queue"}],
+                            },
+                            "Period": 60,
+                            "Stat": "Maximum",
+                        },
+                    }
+                ],
+                StartTime=now - timedelta(minutes=5),
+                EndTime=now + timedelta(minutes=1),
+                ScanBy="TimestampDescending",
+            )
+            values = answer["MetricDataResults"][0]["Values"]
+            return float(values[0]) if values else 0.0
+
+        wait_until(lambda: oldest_age() > 1.0, timeout=30)
+    finally:
+        assert board_stack.http.put(settings, json={"paused": False}, timeout=10).status_code == 200

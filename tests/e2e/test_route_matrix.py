@@ -44,9 +44,21 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int]] = {
     ("GET", "/api/broadcasts/{broadcastId}"): (200, 404, 200),
     ("DELETE", "/api/broadcasts/{broadcastId}"): (200, 404, 200),
     ("GET", "/api/broadcasts"): (200, 403, 200),
+    ("GET", "/api/messages"): (200, 403, 200),
+    ("GET", "/api/admin/queues"): (200, 200, 200),
+    ("POST", "/api/admin/queues/workspaces/{workspaceId}/pause"): (200, 403, 200),
+    ("POST", "/api/admin/queues/broadcasts/{broadcastId}/cancel"): (200, 404, 200),
 }
-# Answered without a key: health, and CORS preflight (404 here: this stack allows no origin; see test_cors.py).
-PUBLIC = {("GET", "/health"): 200, ("OPTIONS", "/{proxy+}"): 404}
+# Answered without a key: health, the dashboard page and its files, the API docs, and CORS preflight (404
+# here: this stack allows no origin; see test_cors.py).
+PUBLIC = {
+    ("GET", "/health"): 200,
+    ("OPTIONS", "/{proxy+}"): 404,
+    ("GET", "/admin/queues"): 200,
+    ("GET", "/admin/queues/assets/{name}"): 200,
+    ("GET", "/api/docs"): 200,
+    ("GET", "/api/openapi.json"): 200,
+}
 
 
 def test_every_route_of_the_template_has_its_row() -> None:
@@ -57,7 +69,7 @@ def test_every_route_of_the_template_has_its_row() -> None:
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize(("method", "resource"), sorted(PUBLIC))
 def test_public_route_by_key(stack: LocalStackProcess, revoked_key: str, method: str, resource: str, cell: str) -> None:
-    path = resource.replace("{proxy+}", "api/schedule-sms")
+    path = resource.replace("{proxy+}", "api/schedule-sms").replace("{name}", "dashboard.css")
     headers = {} if cell == NONE else {"x-api-key": revoked_key if cell == REVOKED else KEYS[cell]}
     answer = requests.request(method, f"{stack.api}{path}", headers=headers, timeout=15)
     assert answer.status_code == PUBLIC[(method, resource)], answer.text
@@ -114,6 +126,16 @@ BUILDERS: dict[str, Callable[[LocalStackProcess], Request]] = {
     ),
     "/api/broadcasts/{broadcastId}": lambda stack: (f"/api/broadcasts/{new_broadcast(stack)}", None),
     "/api/broadcasts": lambda stack: (f"/api/broadcasts?workspaceId={MINE}", None),
+    "/api/messages": lambda stack: (f"/api/messages?workspaceId={MINE}&contactId=matrix", None),
+    "/api/admin/queues": lambda stack: ("/api/admin/queues", None),
+    "/api/admin/queues/workspaces/{workspaceId}/pause": lambda stack: (
+        f"/api/admin/queues/workspaces/{MINE}/pause",
+        {"paused": False},
+    ),
+    "/api/admin/queues/broadcasts/{broadcastId}/cancel": lambda stack: (
+        f"/api/admin/queues/broadcasts/{new_broadcast(stack)}/cancel",
+        None,
+    ),
 }
 
 
