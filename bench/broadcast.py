@@ -76,6 +76,12 @@ def stack_memory() -> tuple[float, int]:
     return total_kb / 1024, processes
 
 
+def current_commit() -> str:
+    """The short hash of HEAD, for the record of a run."""
+    git = ["git", "rev-parse", "--short", "HEAD"]
+    return subprocess.run(git, capture_output=True, text=True, cwd=ROOT, check=False).stdout.strip()
+
+
 def stack_is_up(api: str) -> bool:
     try:
         return requests.get(f"{api}/health", timeout=2).status_code == 200
@@ -83,8 +89,9 @@ def stack_is_up(api: str) -> bool:
         return False
 
 
-def start_stack(api: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "local_stack", "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL)
+def start_stack(api: str, *options: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "local_stack", "--quiet", *options]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not stack_is_up(api):
         if process.poll() is not None or time.monotonic() > deadline:

@@ -22,40 +22,84 @@ from local_stack.gc_pauses import freeze_after_full_collections
 from local_stack.moto_patches import ALL_PATCHES, apply_clock_fix
 from local_stack.sqs_metrics import start_publisher
 
+# DynamoDB calls that write or read a varying number of items (what a cost model needs: bench/cost.py).
+ITEM_COUNTED = frozenset({"BatchWriteItem", "TransactWriteItems", "BatchGetItem", "TransactGetItems", "Query"})
+
+
+def dynamodb_items(action: str, request: bytes, response: bytes) -> int:
+    """How many items a DynamoDB call wrote or read: asked for in its request, found for a Query."""
+    try:
+        if action == "Query":
+            return int(json.loads(response).get("Count", 0))
+        data = json.loads(request)
+        if action == "BatchWriteItem":
+            return sum(len(requests) for requests in data.get("RequestItems", {}).values())
+        if action == "BatchGetItem":
+            return sum(len(table.get("Keys", [])) for table in data.get("RequestItems", {}).values())
+        return len(data.get("TransactItems", []))
+    except (ValueError, AttributeError, TypeError):
+        return 0
+
 
 class CallCounter:
     """WSGI wrapper counting AWS calls by operation, and the emulator's CPU seconds they took.
 
     GET /_emulator/calls reads the counts, GET /_emulator/cpu the CPU seconds (the serving thread's own
-    CPU time: waits for the GIL are not in it); DELETE clears both (benchmarks use them).
+    CPU time: waits for the GIL are not in it); DELETE clears both (benchmarks use them). Items of the
+    DynamoDB calls in ITEM_COUNTED are counted once PUT /_emulator/items turns it on (it parses their
+    bodies, which costs emulator CPU the other benchmarks should not pay); GET reads them, DELETE clears.
     """
 
     def __init__(self, app: Any) -> None:
         self._app = app
         self._counts: dict[str, int] = {}
         self._cpu: dict[str, float] = {}
+        self._items: dict[str, int] = {}
+        self._count_items = False
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO")
-        if path in ("/_emulator/calls", "/_emulator/cpu"):
-            with self._lock:
-                if environ.get("REQUEST_METHOD") == "DELETE":
-                    self._counts.clear()
-                    self._cpu.clear()
-                body = json.dumps(self._counts if path == "/_emulator/calls" else self._cpu).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
+        if path in ("/_emulator/calls", "/_emulator/cpu", "/_emulator/items"):
+            return self._answer(path, environ.get("REQUEST_METHOD", "GET"), start_response)
         operation = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO", "?")
+        action = operation.split(".", 1)[1] if operation.startswith("DynamoDB_") else ""
+        request = b""
+        if self._count_items and action in ITEM_COUNTED:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            request = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(request)  # moto reads the body again
         started = time.thread_time()
+        items = None
         try:
             # moto answers with a complete body list, so the work is done when the app returns.
-            return self._app(environ, start_response)
+            answer = self._app(environ, start_response)
+            if self._count_items and action in ITEM_COUNTED:
+                answer = list(answer)
+                items = dynamodb_items(action, request, b"".join(answer))
+            return answer
         finally:
             spent = time.thread_time() - started
             with self._lock:
                 self._counts[operation] = self._counts.get(operation, 0) + 1
                 self._cpu[operation] = self._cpu.get(operation, 0.0) + spent
+                if items is not None:
+                    self._items[operation] = self._items.get(operation, 0) + items
+
+    def _answer(self, path: str, method: str, start_response: Any) -> list[bytes]:
+        with self._lock:
+            if path == "/_emulator/items" and method == "PUT":
+                self._count_items = True
+            elif method == "DELETE":
+                if path == "/_emulator/items":
+                    self._items.clear()
+                else:
+                    self._counts.clear()
+                    self._cpu.clear()
+            found = {"/_emulator/calls": self._counts, "/_emulator/cpu": self._cpu, "/_emulator/items": self._items}
+            body = json.dumps(found[path]).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
 
 
 class IamGuard:

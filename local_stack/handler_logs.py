@@ -63,8 +63,11 @@ class HandlerLogRelay:
     def __init__(self, logical_id: str, raw: bool = False) -> None:
         self._logger = logging.getLogger(logical_id)
         self._raw = raw
+        # What CloudWatch Logs would ingest from this function (bytes of its lines): benchmarks' cost model.
+        self.bytes = 0
 
     def __call__(self, line: str) -> None:
+        self.bytes += len(line.encode("utf-8", "replace"))
         if self._raw:
             print(line.rstrip("\n"), flush=True)
             return

@@ -91,6 +91,9 @@ def routes_from_template(template: dict[str, Any]) -> list[Route]:
     return routes
 
 
+USAGE_PATH = "/_local/invocations"
+
+
 def _json_response(status: int, payload: Any) -> Response:
     return Response(json.dumps(payload), status=status, content_type="application/json")
 
@@ -104,6 +107,10 @@ class ApiRouter:
         self.stage = stage
 
     def handle(self, request: Request) -> Response:
+        if request.path == USAGE_PATH and request.method in ("GET", "DELETE"):
+            # Local only (benchmarks): what each function was invoked and billed for; DELETE clears it.
+            clear = request.method == "DELETE"
+            return _json_response(200, {fid: f.usage_report(clear) for fid, f in self.functions.items()})
         for route in self.routes:
             params = route.match(request.method, request.path)
             if params is not None:

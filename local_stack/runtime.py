@@ -11,6 +11,7 @@ test process, loads handlers in-process instead (`InProcessEnvironment`).
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import subprocess
 import sys
@@ -251,6 +252,10 @@ class LocalFunction:
         self._starting = 0
         self._created = 0
         self._available = threading.Condition()
+        self.usage: dict[str, float] = {"invocations": 0.0, "durationMs": 0.0, "billedMs": 0.0}
+        # The bytes its environments have logged so far, when the stack relays their output (else none).
+        self.log_bytes: Callable[[], int] = lambda: 0
+        self._log_bytes_cleared = 0
         # Warm environments made up front (as provisioned concurrency would), in parallel.
         starters = [threading.Thread(target=self._start_idle) for _ in range(max(1, warm))]
         for thread in starters:
@@ -327,10 +332,33 @@ class LocalFunction:
     def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any:
         env = self._take()
         invocation = Invocation(event, request_id or str(uuid.uuid4()), time.time() + self.timeout_seconds)
+        started = time.monotonic()
         try:
             return env.invoke(invocation)
         finally:
+            self._bill((time.monotonic() - started) * 1000)
             self._give_back(env)
+
+    def _bill(self, duration_ms: float) -> None:
+        # What Lambda bills: each invocation's duration rounded up to the millisecond (INIT not included).
+        with self._available:
+            self.usage["invocations"] += 1
+            self.usage["durationMs"] += duration_ms
+            self.usage["billedMs"] += math.ceil(duration_ms)
+
+    def usage_report(self, clear: bool = False) -> dict[str, float]:
+        """Invocations, their summed and billed milliseconds, and the memory size (GET /_local/invocations)."""
+        logged = self.log_bytes()
+        with self._available:
+            report = {
+                **self.usage,
+                "memoryMb": float(self.memory_mb),
+                "logBytes": float(logged - self._log_bytes_cleared),
+            }
+            if clear:
+                self.usage = {"invocations": 0.0, "durationMs": 0.0, "billedMs": 0.0}
+                self._log_bytes_cleared = logged
+        return report
 
     def close(self) -> None:
         with self._available:

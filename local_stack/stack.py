@@ -158,13 +158,15 @@ class LocalStack:
 
         def start(logical_id: str) -> None:
             workers = concurrency.get(logical_id)
+            relay = HandlerLogRelay(logical_id, raw=self.config.raw_logs)
             try:
                 self.functions[logical_id] = spawn_function(
                     specs[logical_id],
                     warm=workers or self.config.api_warm_environments,
                     limit=workers or self.config.api_environments,
-                    log_line=HandlerLogRelay(logical_id, raw=self.config.raw_logs),
+                    log_line=relay,
                 )
+                self.functions[logical_id].log_bytes = lambda: relay.bytes
             except FunctionError as exc:
                 errors.append(exc)
 

@@ -15,6 +15,10 @@ from queue_services.settings import get_settings
 
 settings = get_settings()  # fail the cold start, not the first request, if the environment is wrong
 
+# The recipients' hash key (Secrets Manager), read at cold start: a deployment that cannot read it fails
+# here, and the first request does not wait for it.
+composition.recipient_hasher()
+
 cors = cors_config(settings.cors_allowed_origins)
 app = build_api(cors, docs=settings.api_docs_enabled)
 

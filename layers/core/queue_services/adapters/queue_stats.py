@@ -101,7 +101,8 @@ class QueueStats:
                 "queue age",
                 MetricDataQueries=queries,
                 StartTime=now - AGE_LOOKBACK,
-                EndTime=now,
+                # EndTime is exclusive: a minute ahead keeps the current minute's data point in.
+                EndTime=now + timedelta(minutes=1),
                 ScanBy="TimestampDescending",
             )
         except DependencyUnavailable:
