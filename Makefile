@@ -116,6 +116,8 @@ bench: venv
 	$(PY) bench/broadcast.py --channel sms
 	$(PY) bench/broadcast.py --channel email
 	$(PY) bench/tenants.py
+	$(PY) bench/cost.py --count 2000
+	$(PY) bench/cold_start.py --runs 10
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
