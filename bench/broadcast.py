@@ -204,6 +204,7 @@ def report(result: dict[str, Any]) -> str:
         [
             f"channel                {result['channel']} x {result['count']}",
             f"provider faults        {result['faults']}",
+            f"AWS call latency       {result.get('aws_latency_ms', 0):.0f} ms added at the emulator",
             f"accept (all posts)     {result['accept_seconds']:.1f} s  "
             f"(per request p50 {result['accept_p50_ms']:.0f} ms, p99 {result['accept_p99_ms']:.0f} ms)",
             f"first delivery         {result['first_after_send_at']:+.2f} s after sendAt",
@@ -251,13 +252,23 @@ def main() -> int:
     faults = parser.add_mutually_exclusive_group()
     faults.add_argument("--strict", action="store_true", help="the sink enforces the channel's rate (maxPerSecond)")
     faults.add_argument("--rate429", type=float, default=0.0, help="share of calls the sink answers 429 at random")
+    parser.add_argument(
+        "--aws-latency-ms", type=float, default=0.0, help="delay every AWS call at the emulator (an AWS round trip)"
+    )
     parser.add_argument("--record", action="store_true", help=f"append the result to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args()
     lead = args.lead if args.lead is not None else args.count / 60 + 5
     process = None if stack_is_up(args.api) else start_stack(args.api)
     try:
         chosen = faults_for(args.channel, args.strict, args.rate429)
-        result = run(args.channel, args.count, args.api, args.sink, args.aws, lead, args.threads, chosen)
+        requests.put(f"{args.aws}/_emulator/latency", json={"ms": args.aws_latency_ms}, timeout=10).raise_for_status()
+        try:
+            result = run(args.channel, args.count, args.api, args.sink, args.aws, lead, args.threads, chosen)
+        finally:
+            requests.put(f"{args.aws}/_emulator/latency", json={"ms": 0}, timeout=10)
+        result["aws_latency_ms"] = args.aws_latency_ms
+        if args.aws_latency_ms:
+            result["faults"] = f"{result['faults']}; every AWS call +{args.aws_latency_ms:g} ms"
     finally:
         if process is not None:
             process.send_signal(signal.SIGINT)

@@ -48,6 +48,8 @@ class CallCounter:
     CPU time: waits for the GIL are not in it); DELETE clears both (benchmarks use them). Items of the
     DynamoDB calls in ITEM_COUNTED are counted once PUT /_emulator/items turns it on (it parses their
     bodies, which costs emulator CPU the other benchmarks should not pay); GET reads them, DELETE clears.
+    PUT /_emulator/latency {"ms": n} delays every AWS call by n ms from then on (a round trip to AWS from
+    Lambda, for benchmarks; a sleep of the serving thread, no CPU); 0 turns it off.
     """
 
     def __init__(self, app: Any) -> None:
@@ -56,12 +58,21 @@ class CallCounter:
         self._cpu: dict[str, float] = {}
         self._items: dict[str, int] = {}
         self._count_items = False
+        self._latency_seconds = 0.0
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO")
         if path in ("/_emulator/calls", "/_emulator/cpu", "/_emulator/items"):
             return self._answer(path, environ.get("REQUEST_METHOD", "GET"), start_response)
+        if path == "/_emulator/latency" and environ.get("REQUEST_METHOD") == "PUT":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            asked = json.loads(environ["wsgi.input"].read(length) or b"{}").get("ms", 0)
+            self._latency_seconds = max(0.0, float(asked)) / 1000
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
+        if self._latency_seconds:
+            time.sleep(self._latency_seconds)
         operation = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO", "?")
         action = operation.split(".", 1)[1] if operation.startswith("DynamoDB_") else ""
         request = b""

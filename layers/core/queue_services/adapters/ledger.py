@@ -79,7 +79,7 @@ def to_item(record: MessageRecord) -> dict[str, Any]:
         data["payload"] = record.payload
     data[CONTACT_KEY] = index_value(record.workspace_id, record.contact_id)
     if record.recipient_hash is not None:
-        data["recipientHash"] = record.recipient_hash
+        # The hash only as the index key: an attribute of its own would cost every record's write more.
         data[RECIPIENT_KEY] = index_value(record.workspace_id, record.recipient_hash)
     if record.status is MessageStatus.SCHEDULED and record.broadcast_id is None:
         data[SCHEDULED_KEY] = record.channel
@@ -88,6 +88,8 @@ def to_item(record: MessageRecord) -> dict[str, Any]:
 
 def from_item(item: dict[str, Any]) -> MessageRecord:
     data = {key: _DESERIALIZER.deserialize(value) for key, value in item.items() if key not in _DERIVED}
+    if RECIPIENT_KEY in item:
+        data["recipient_hash"] = str(item[RECIPIENT_KEY]["S"]).rsplit("#", 1)[1]  # the hash is hex, no '#'
     data = {key: int(value) if key in ("attempts", "version", "retainUntil") else value for key, value in data.items()}
     data["retain_until"] = data.pop("retainUntil", 0)
     return MessageRecord.model_validate(data)
