@@ -112,12 +112,17 @@ build: venv-sam
 deploy: build
 	$(SAM) deploy --guided
 
+# The benchmarks (bench/RESULTS.md): matplotlib for their plots comes from requirements-bench.txt, here only.
 bench: venv
-	$(PY) bench/broadcast.py --channel sms
-	$(PY) bench/broadcast.py --channel email
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) bench/broadcast.py --channel sms --plot bench/throughput-sms-single.png
+	$(PY) bench/broadcast.py --channel sms --path bulk --plot bench/throughput-sms-bulk.png
+	$(PY) bench/broadcast.py --channel email --plot bench/throughput-email-single.png
+	$(PY) bench/broadcast.py --channel email --path bulk --plot bench/throughput-email-bulk.png
 	$(PY) bench/tenants.py
 	$(PY) bench/cost.py --count 2000
 	$(PY) bench/cold_start.py --runs 10
+	$(PY) bench/worker_overhead.py --batches 20
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

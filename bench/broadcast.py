@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -121,8 +122,33 @@ def describe_faults(faults: dict[str, Any]) -> str:
     return ", ".join(parts) or "none"
 
 
+def bulk_bodies(channel: str, count: int, send_at: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same messages as body_for's, as one POST /api/bulk-<channel> per workspace."""
+    by_workspace: dict[str, list[dict[str, Any]]] = {}
+    for index in range(count):
+        single = body_for(channel, index, send_at)
+        recipient = {"contactId": single["contactId"]}
+        recipient["phoneNumber" if channel == "sms" else "to"] = single["phoneNumber" if channel == "sms" else "to"]
+        by_workspace.setdefault(single["workspaceId"], []).append(recipient)
+    content = (
+        {"message": "Benchmark message"} if channel == "sms" else {"subject": "Benchmark", "html": "<p>Benchmark</p>"}
+    )
+    return [
+        {"workspaceId": ws, **content, "recipients": recipients, "sendAt": send_at, "metadata": metadata}
+        for ws, recipients in by_workspace.items()
+    ]
+
+
 def run(
-    channel: str, count: int, api: str, sink: str, aws: str, lead: float, threads: int, faults: dict[str, Any]
+    channel: str,
+    count: int,
+    api: str,
+    sink: str,
+    aws: str,
+    lead: float,
+    threads: int,
+    faults: dict[str, Any],
+    path: str = "single",
 ) -> dict[str, Any]:
     requests.delete(f"{sink}/_sink/messages", timeout=10).raise_for_status()
     requests.put(f"{sink}/_sink/faults", json=faults, timeout=10).raise_for_status()
@@ -135,20 +161,40 @@ def run(
     session.headers["x-api-key"] = API_KEY
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=threads))
 
+    # Every message of this run carries its tag: a bulk answer has no message ids to match on.
+    tag = {"source": "bench", "run": uuid.uuid4().hex[:12]}
+
     def post(index: int) -> tuple[str, float]:
         started = time.monotonic()
-        response = session.post(route, json=body_for(channel, index, send_at_text), timeout=30)
+        body = {**body_for(channel, index, send_at_text), "metadata": tag}
+        response = session.post(route, json=body, timeout=30)
         response.raise_for_status()
         return response.json()["messageId"], time.monotonic() - started
 
+    def post_bulk(body: dict[str, Any]) -> tuple[int, float]:
+        started = time.monotonic()
+        response = session.post(f"{api}/api/bulk-{channel}", json=body, timeout=120)
+        response.raise_for_status()
+        return int(response.json()["accepted"]), time.monotonic() - started
+
     accept_started = time.monotonic()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        results = list(pool.map(post, range(count)))
+        if path == "single":
+            results = list(pool.map(post, range(count)))
+            ids: set[str] | None = {message_id for message_id, _ in results}
+            latencies = sorted(latency for _, latency in results)
+        else:
+            answers = list(pool.map(post_bulk, bulk_bodies(channel, count, send_at_text, tag)))
+            ids, latencies = None, sorted(latency for _, latency in answers)
+            count = sum(accepted for accepted, _ in answers)
     accept_seconds = time.monotonic() - accept_started
     calls_before = requests.get(f"{aws}/_emulator/calls", timeout=10).json()
     cpu_before = requests.get(f"{aws}/_emulator/cpu", timeout=10).json()
-    ids = {message_id for message_id, _ in results}
-    latencies = sorted(latency for _, latency in results)
+
+    def ours(message: dict[str, Any]) -> bool:
+        if ids is not None:
+            return message["messageId"] in ids
+        return bool((message.get("metadata") or {}).get("run") == tag["run"])
 
     deadline = time.time() + lead + count / CONFIGURED_RATE[channel] * 4 + 60
     received: list[dict[str, Any]] = []
@@ -158,13 +204,13 @@ def run(
         if memory > peak_memory:
             peak_memory, processes = memory, count_now
         answer = requests.get(f"{sink}/_sink/messages", params={"channel": channel}, timeout=30).json()
-        received = [m for m in answer["messages"] if m["messageId"] in ids]
+        received = [m for m in answer["messages"] if ours(m)]
         if len({m["messageId"] for m in received}) >= count:
             break
         time.sleep(1)
     time.sleep(3)  # late duplicates would land now
     answer = requests.get(f"{sink}/_sink/messages", params={"channel": channel}, timeout=30).json()
-    received = [m for m in answer["messages"] if m["messageId"] in ids]
+    received = [m for m in answer["messages"] if ours(m)]
     calls = requests.get(f"{sink}/_sink/requests", params={"channel": channel}, timeout=30).json()["requests"]
     requests.put(f"{sink}/_sink/faults", json=NO_FAULTS, timeout=10).raise_for_status()
     calls_after = requests.get(f"{aws}/_emulator/calls", timeout=10).json()
@@ -173,10 +219,13 @@ def run(
     drain_calls = {op: n - calls_before.get(op, 0) for op, n in calls_after.items() if n > calls_before.get(op, 0)}
     stamps = sorted(m["receivedAt"] for m in received)
     per_id = Counter(m["messageId"] for m in received)
+    delivered = set(per_id)
     drain = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
     rate = (len(stamps) - 1) / drain if drain else 0.0
     return {
         "channel": channel,
+        "path": path,
+        "stamps": stamps,
         "count": count,
         "accept_seconds": accept_seconds,
         "accept_p50_ms": statistics.median(latencies) * 1000,
@@ -188,10 +237,10 @@ def run(
         "configured_rate": CONFIGURED_RATE[channel],
         "max_in_1s": max_in_window(stamps),
         "max_in_100ms": max_in_window(stamps, 0.1),
-        "answers_429": sum(1 for call in calls if call["messageId"] in ids and call["status"] == 429),
+        "answers_429": sum(1 for call in calls if call["messageId"] in delivered and call["status"] == 429),
         "faults": describe_faults(faults),
         "duplicates": sum(n - 1 for n in per_id.values() if n > 1),
-        "missing": len(ids - set(per_id)),
+        "missing": len(ids - delivered) if ids is not None else max(0, count - len(delivered)),
         "calls_per_message": {op: n / count for op, n in sorted(drain_calls.items())},
         "emulator_cpu_ms_per_message": {op: s * 1000 / count for op, s in sorted(drain_cpu.items()) if s > 0},
         "memory_mb": peak_memory,
@@ -202,7 +251,7 @@ def run(
 def report(result: dict[str, Any]) -> str:
     return "\n".join(
         [
-            f"channel                {result['channel']} x {result['count']}",
+            f"channel                {result['channel']} x {result['count']} ({result['path']} path)",
             f"provider faults        {result['faults']}",
             f"AWS call latency       {result.get('aws_latency_ms', 0):.0f} ms added at the emulator",
             f"accept (all posts)     {result['accept_seconds']:.1f} s  "
@@ -229,7 +278,8 @@ def report(result: dict[str, Any]) -> str:
 def record(result: dict[str, Any]) -> None:
     line = (
         f"| {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} | {os.cpu_count()} | {platform.python_version()} "
-        f"| {result['channel']} | {result['count']} | {result['faults']} | {result['accept_seconds']:.1f} s "
+        f"| {result['channel']}{' (bulk)' if result['path'] == 'bulk' else ''} | {result['count']} "
+        f"| {result['faults']} | {result['accept_seconds']:.1f} s "
         f"| {result['drain_seconds']:.1f} s | {result['rate']:.1f}/s "
         f"({100 * result['rate'] / result['configured_rate']:.0f} % of {result['configured_rate']:.0f}) "
         f"| {result['max_in_1s']} | {result['max_in_100ms']} | {result['answers_429']} "
@@ -244,6 +294,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--channel", choices=["sms", "email"], default="sms")
     parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument(
+        "--path", choices=["single", "bulk"], default="single", help="one POST per message, or POST /api/bulk-*"
+    )
+    parser.add_argument("--plot", type=Path, help="write sends per 100 ms against the limit to this PNG")
     parser.add_argument("--api", default=f"http://127.0.0.1:{os.environ.get('QS_API_PORT', '3000')}")
     parser.add_argument("--sink", default=f"http://127.0.0.1:{os.environ.get('QS_SINK_PORT', '3001')}")
     parser.add_argument("--aws", default=f"http://127.0.0.1:{os.environ.get('QS_AWS_PORT', '4566')}")
@@ -263,7 +317,7 @@ def main() -> int:
         chosen = faults_for(args.channel, args.strict, args.rate429)
         requests.put(f"{args.aws}/_emulator/latency", json={"ms": args.aws_latency_ms}, timeout=10).raise_for_status()
         try:
-            result = run(args.channel, args.count, args.api, args.sink, args.aws, lead, args.threads, chosen)
+            result = run(args.channel, args.count, args.api, args.sink, args.aws, lead, args.threads, chosen, args.path)
         finally:
             requests.put(f"{args.aws}/_emulator/latency", json={"ms": 0}, timeout=10)
         result["aws_latency_ms"] = args.aws_latency_ms
@@ -274,6 +328,11 @@ def main() -> int:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=15)
     print(report(result))
+    if args.plot:
+        from plots import plot_throughput
+
+        plot_throughput(result["stamps"], result["configured_rate"], args.plot, f"{args.channel}, {args.path} path")
+        print(f"plot: {args.plot}")
     if result["first_after_send_at"] is not None and result["accept_seconds"] > lead:
         print("warning: posting took longer than the lead; raise --lead so drain, not posting, is measured")
     if args.record:
