@@ -77,6 +77,14 @@ def stack_memory() -> tuple[float, int]:
     return total_kb / 1024, processes
 
 
+def publish(text: str, record: bool) -> None:
+    """Print a benchmark's tables; with record, append them to bench/RESULTS.md as well."""
+    print(text)
+    if record:
+        with RESULTS.open("a") as handle:
+            handle.write("\n" + text)
+
+
 def current_commit() -> str:
     """The short hash of HEAD, for the record of a run."""
     git = ["git", "rev-parse", "--short", "HEAD"]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from broadcast import RESULTS, ROOT, current_commit  # noqa: E402 - bench/ is not a package
+from broadcast import RESULTS, ROOT, current_commit, publish  # noqa: E402 - bench/ is not a package
 
 FUNCTIONS = {
     "ApiFunction": ("api", "api_health.json"),
@@ -232,10 +232,7 @@ def main() -> int:
     parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args()
     text = report(measure(args.runs), args.runs)
-    print(text)
-    if args.record:
-        with RESULTS.open("a") as handle:
-            handle.write("\n" + text)
+    publish(text, args.record)
     return 0
 
 

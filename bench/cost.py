@@ -38,7 +38,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from broadcast import API_KEY, RESULTS, ROOT, current_commit, stack_is_up, start_stack
+from broadcast import API_KEY, RESULTS, ROOT, current_commit, publish, stack_is_up, start_stack
 
 PRICES = tomllib.loads((ROOT / "bench" / "prices.toml").read_text())
 PER_MILLION = 1_000_000
@@ -276,10 +276,7 @@ def main() -> int:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=15)
     text = report(runs, args.count)
-    print(text)
-    if args.record:
-        with RESULTS.open("a") as handle:
-            handle.write("\n" + text)
+    publish(text, args.record)
     return 0
 
 

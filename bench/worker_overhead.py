@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from broadcast import RESULTS, ROOT, current_commit  # noqa: E402 - bench/ is not a package
+from broadcast import RESULTS, ROOT, current_commit, publish  # noqa: E402 - bench/ is not a package
 from cold_start import probe_environment, start_emulator  # noqa: E402
 
 CATEGORIES = ("parse", "ledger", "limiter", "idempotency", "metrics", "HTTP", "other")
@@ -195,10 +195,7 @@ def main() -> int:
     parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args()
     text = report(measure(args.batches, args.size), args.size)
-    print(text)
-    if args.record:
-        with RESULTS.open("a") as handle:
-            handle.write("\n" + text)
+    publish(text, args.record)
     return 0
 
 
