@@ -57,10 +57,12 @@ class LocalGateway:
         started = time.monotonic()
         response = self.router.handle(request)
         ids = " ".join(f"{key}={value}" for key, value in ids_of(response).items())
+        # The route's template path, not the request's: a path holds whatever a caller put in it (a number,
+        # an address, a text), and logs never hold those. The ids of the answer say which message it was.
         log.info(
             "%s %s %s %.0fms%s",
             request.method,
-            request.path,
+            self.router.resource_of(request.method, request.path),
             response.status_code,
             (time.monotonic() - started) * 1000,
             f" {ids}" if ids else "",

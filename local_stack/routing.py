@@ -106,6 +106,13 @@ class ApiRouter:
         self.functions = functions
         self.stage = stage
 
+    def resource_of(self, method: str, path: str) -> str:
+        """The template path a request's route has (/api/messages/{messageId}); its own path if none."""
+        for route in self.routes:
+            if route.match(method, path) is not None:
+                return route.resource
+        return path if path.startswith("/_") else "(no route)"
+
     def handle(self, request: Request) -> Response:
         if request.path == USAGE_PATH and request.method in ("GET", "DELETE"):
             # Local only (benchmarks): what each function was invoked and billed for; DELETE clears it.

@@ -185,6 +185,8 @@ def test_logs_say_what_happened_with_ids_and_without_recipients_or_texts(stack: 
     assert " WARNING " in failed_line
     assert "SmsWorkerFunction" in failed_line
     assert "recipient rejected" in failed_line
+    # The worker logs once its batch is done, a moment after the sink has the message.
+    wait_until(lambda: lines_about(email, "message sent"), timeout=15)
     (email_line,) = lines_about(email, "message sent")
     assert "EmailWorkerFunction" in email_line
     # Each batch line carries its own invocation's request id, shared with the worker's lines of that batch
