@@ -92,8 +92,14 @@ test-integration: venv
 test-e2e: venv browser
 	$(VENV)/bin/pytest tests/e2e
 
-test: venv venv-sam browser lint
-	$(VENV)/bin/pytest
+# Two pytest workers (pytest-xdist), each test file kept on one worker: the e2e tier mostly waits for rate-
+# limited drains, so the other worker's moto tests use the time. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+test:
+	@# The three virtual environments and the browser install side by side (mostly downloads).
+	@$(MAKE) --no-print-directory -j4 venv venv-sam venv-checkov browser
+	@$(MAKE) --no-print-directory lint
+	$(VENV)/bin/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 	$(MAKE) --no-print-directory cfn-lint sam-validate checkov
 
 # A key without any key: written straight into the keys table (local stack, or STACK's), printed once.

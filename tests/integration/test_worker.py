@@ -143,15 +143,18 @@ def test_rate_limited_records_come_back_after_retry_after(stack: Stack) -> None:
     post_sms(stack, 3)
     stack.sink.state.faults = stack.sink.state.faults.model_copy(update={"rate429": 1.0, "retryAfterSeconds": 2})
     event = stack.receive_event("SmsQueue", 3)
-    failed_at = time.monotonic()
-    assert len(failed_ids(stack.sms_worker.invoke(event))) == 3
+    failed = failed_ids(stack.sms_worker.invoke(event))
+    # The worker hides them as its batch ends: the 2 s count from here (the batch itself waits out the
+    # channel's 2 s pause, and longer on a busy machine).
+    hidden_at = time.monotonic()
+    assert len(failed) == 3
     # Then SQS hides them for those 2 s (not the queue's 370 s visibility timeout) and then redelivers them
     assert stack.receive("SmsQueue", 3) == []
-    time.sleep(max(0.0, 1.5 - (time.monotonic() - failed_at)))
+    time.sleep(max(0.0, 1.5 - (time.monotonic() - hidden_at)))
     assert stack.receive("SmsQueue", 3) == []
-    again = stack.receive("SmsQueue", 3, wait_seconds=2)
+    again = stack.receive("SmsQueue", 3, wait_seconds=3)
     assert len(again) == 3
-    assert time.monotonic() - failed_at < 5
+    assert time.monotonic() - hidden_at < 4.5
 
 
 def test_email_worker_sends_the_email_contract(stack: Stack) -> None:
