@@ -17,6 +17,12 @@ def encode_queued_message(message: QueuedMessage) -> str:
     return json.dumps(message.to_wire(), separators=(",", ":"))
 
 
+def encode_fanout_order(broadcast_id: str, channel: Channel) -> str:
+    """A scheduled broadcast's fan-out order, as its schedule puts it on the bulk queue (and a cancel does
+    at once); queue_services.fanout.fanout_order reads it."""
+    return json.dumps({"fanout": broadcast_id, "channel": str(channel)})
+
+
 def decode_queued_message(body: str, channel: Channel | None = None) -> QueuedMessage:
     """The message a body holds; ValueError (pydantic's ValidationError among them) if it holds none, or
     one of another channel than the one given."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from queue_services.adapters.aws import call_aws, call_aws_or_none
 from queue_services.channels import Channel
-from queue_services.codec import encode_queued_message
+from queue_services.codec import encode_fanout_order, encode_queued_message
 from queue_services.models import MAX_SQS_DELAY_SECONDS, QueuedMessage
 
 UNIVERSAL_SQS_SEND = "arn:aws:scheduler:::aws-sdk:sqs:sendMessage"
@@ -71,7 +71,7 @@ class ScheduleStore:
         """One schedule for a whole broadcast: at fire time it puts a fan-out order on the bulk queue, and the
         worker that gets it queues the broadcast's messages (queue_services.fanout)."""
         name = f"broadcast-{broadcast_id}"
-        body = json.dumps({"fanout": broadcast_id, "channel": str(channel)})
+        body = encode_fanout_order(broadcast_id, channel)
         self._create(name, channel, self._bulk_queue_urls[channel], body, workspace_id, send_at, now)
         return name
 

@@ -46,6 +46,12 @@ class SendQueue:
         )
         return str(response["MessageId"])
 
+    def send_order(self, body: str, group_id: str) -> None:
+        """Put an order for the workers on the queue at once (a cancelled broadcast's fan-out order)."""
+        call_aws(
+            self._sqs, "send_message", "send queue", QueueUrl=self._queue_url, MessageBody=body, MessageGroupId=group_id
+        )
+
     def enqueue_many(self, messages: dict[str, tuple[QueuedMessage, int]]) -> set[str]:
         """Send copies (key -> (message, DelaySeconds)) ten per call; return the keys that were accepted."""
         accepted: set[str] = set()
