@@ -15,13 +15,13 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 FUNCTIONS := $(wildcard functions/*/app.py)
 
-.PHONY: help create-key venv venv-sam venv-checkov browser checkov lint format typecheck test test-unit test-integration test-e2e cfn-lint sam-validate run build deploy bench clean
+.PHONY: help create-key venv venv-sam venv-checkov browser checkov lint format typecheck test test-unit test-integration test-e2e cfn-lint sam-validate run build deploy bench bench-bullmq clean
 
 help:
 	@echo "make run     start the local stack (API, emulator, pollers, scheduler, provider sink)"
 	@echo "make test    create .venv, install, lint, type-check, run every test tier, lint the template"
 	@echo "make create-key ADMIN=1 | WORKSPACE=<id> [STACK=<name>]   a first key, straight into the keys table"
-	@echo "make lint | build | deploy | bench | clean"
+	@echo "make lint | build | deploy | bench | bench-bullmq | clean"
 
 $(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt cli/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -121,14 +121,19 @@ deploy: build
 # The benchmarks (bench/RESULTS.md): matplotlib for their plots comes from requirements-bench.txt, here only.
 bench: venv
 	$(PY) -m pip install --quiet -r requirements-bench.txt
-	$(PY) bench/broadcast.py --channel sms --plot bench/throughput-sms-single.png
-	$(PY) bench/broadcast.py --channel sms --path bulk --plot bench/throughput-sms-bulk.png
-	$(PY) bench/broadcast.py --channel email --plot bench/throughput-email-single.png
-	$(PY) bench/broadcast.py --channel email --path bulk --plot bench/throughput-email-bulk.png
-	$(PY) bench/tenants.py
-	$(PY) bench/cost.py --count 2000
-	$(PY) bench/cold_start.py --runs 10
-	$(PY) bench/worker_overhead.py --batches 20
+	@# Every benchmark on one local stack (and two faster ones for the scale runs); rewrites bench/RESULTS.md.
+	$(PY) bench/run_all.py
+
+# The replaced service's queue side by side (bench/bullmq.py): Debian's redis-server and nodejs, npm's bullmq.
+bench-bullmq: venv
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	@command -v redis-server >/dev/null && command -v node >/dev/null && command -v npm >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q >/dev/null; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server nodejs npm >/dev/null; \
+	}
+	cd bench/bullmq && npm ci --no-audit --no-fund --loglevel=error
+	$(PY) bench/bullmq.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 """Broadcast benchmark: post N messages through the local API, release them at one instant, measure the drain.
 
-Usage: python bench/broadcast.py --channel sms [--count 2000] [--strict | --rate429 0.02] [--record]
+Usage: python bench/broadcast.py --channel sms [--count 2000] [--path bulk] [--strict | --rate429 0.02]
+       [--aws-latency-ms 8] [--sink-latency-ms 50] [--plot FILE.png] [--record]
 
 It talks to a running local stack (make run) at QS_API_PORT / QS_SINK_PORT, or starts one itself if none
 answers. It clears the provider sink and resets the metrics first. Every message gets the same sendAt, so
@@ -8,6 +9,10 @@ all of them become visible in SQS together and the figures measure queue drainin
 --strict makes the sink enforce the channel's rate as a provider does (`maxPerSecond` = the rate: a call
 that would make more than that many accepted in the last second gets a 429 with Retry-After: 1);
 --rate429 P answers a share P of the calls with a 429 (Retry-After: 1) at random.
+
+The rate is reported twice: (n - 1) / (last - first), and the steady rate, the mean count of the whole
+seconds between the first and the last (counted from the first delivery): a limiter that lets a burst
+through at the start of each second reads above its rate by the first measure, not by the second.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
-CONFIGURED_RATE = {"sms": 50.0, "email": 100.0}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recording import RESULTS, ROOT, keep_figures
+
+DEFAULT_RATE = {"sms": 50.0, "email": 100.0}
 API_KEY = os.environ.get("QS_API_KEY", "local-admin-key")
 
 
@@ -57,6 +63,63 @@ def max_in_window(stamps: list[float], window: float = 1.0) -> int:
     return best
 
 
+def steady_rate(stamps: list[float]) -> float:
+    """The mean count of the whole seconds after the first and before the last, counted from the first stamp
+    (0 for a drain under three seconds)."""
+    if len(stamps) < 2 or stamps[-1] - stamps[0] < 3:
+        return 0.0
+    seconds = int(stamps[-1] - stamps[0])
+    counts = Counter(int(stamp - stamps[0]) for stamp in stamps)
+    inner = [counts.get(second, 0) for second in range(1, seconds)]
+    return sum(inner) / len(inner)
+
+
+def _stack_processes() -> list[Path]:
+    """/proc entries of the local stack's processes: the stack, the emulator, the sink and every function's
+    execution environments."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"local_stack" in command and b"pytest" not in command:
+            found.append(entry)
+    return found
+
+
+def stack_cpu_seconds(skip_sink: bool = True) -> float:
+    """CPU seconds (user + system) the stack's processes have used so far, the provider sink left out: it
+    stands for the provider, which is not ours to count."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in _stack_processes():
+        try:
+            command = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if skip_sink and b"local_stack.sink" in command:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def configured_rate(api: str, channel: str) -> float:
+    """The stack's rate for the channel, as the dashboard's overview states it (the channel's default if the
+    stack does not say)."""
+    try:
+        answer = requests.get(f"{api}/api/admin/queues", headers={"x-api-key": API_KEY}, timeout=30)
+        for view in answer.json().get("channels", []):
+            if view.get("channel") == channel:
+                return float(view["ratePerSecond"])
+    except (requests.RequestException, ValueError, KeyError):
+        pass
+    return DEFAULT_RATE[channel]
+
+
 def stack_memory() -> tuple[float, int]:
     """Resident memory (MB) and number of the local stack's processes: the stack, the emulator, the sink
     and every function's execution environments."""
@@ -75,20 +138,6 @@ def stack_memory() -> tuple[float, int]:
         total_kb += int(rss)
         processes += 1
     return total_kb / 1024, processes
-
-
-def publish(text: str, record: bool) -> None:
-    """Print a benchmark's tables; with record, append them to bench/RESULTS.md as well."""
-    print(text)
-    if record:
-        with RESULTS.open("a") as handle:
-            handle.write("\n" + text)
-
-
-def current_commit() -> str:
-    """The short hash of HEAD, for the record of a run."""
-    git = ["git", "rev-parse", "--short", "HEAD"]
-    return subprocess.run(git, capture_output=True, text=True, cwd=ROOT, check=False).stdout.strip()
 
 
 def stack_is_up(api: str) -> bool:
@@ -112,12 +161,14 @@ def start_stack(api: str, *options: str) -> subprocess.Popen[bytes]:
 NO_FAULTS: dict[str, Any] = {"rate429": 0, "rate5xx": 0, "latencyMs": 0, "maxPerSecond": None, "retryAfterSeconds": 1}
 
 
-def faults_for(channel: str, strict: bool, rate429: float) -> dict[str, Any]:
+def faults_for(rate: float, strict: bool, rate429: float, latency_ms: float = 0.0) -> dict[str, Any]:
     faults = dict(NO_FAULTS)
     if strict:
-        faults["maxPerSecond"] = CONFIGURED_RATE[channel]
+        faults["maxPerSecond"] = rate
     if rate429:
         faults["rate429"] = rate429
+    if latency_ms:
+        faults["latencyMs"] = latency_ms
     return faults
 
 
@@ -127,6 +178,8 @@ def describe_faults(faults: dict[str, Any]) -> str:
         parts.append(f"strict {faults['maxPerSecond']:g}/s")
     if faults["rate429"]:
         parts.append(f"{100 * faults['rate429']:g} % random 429s")
+    if faults["latencyMs"]:
+        parts.append(f"provider answers after {faults['latencyMs']:g} ms")
     return ", ".join(parts) or "none"
 
 
@@ -157,7 +210,9 @@ def run(
     threads: int,
     faults: dict[str, Any],
     path: str = "single",
+    rate: float | None = None,
 ) -> dict[str, Any]:
+    rate = rate or DEFAULT_RATE[channel]
     requests.delete(f"{sink}/_sink/messages", timeout=10).raise_for_status()
     requests.put(f"{sink}/_sink/faults", json=faults, timeout=10).raise_for_status()
     admin = {"x-api-key": API_KEY}
@@ -198,13 +253,14 @@ def run(
     accept_seconds = time.monotonic() - accept_started
     calls_before = requests.get(f"{aws}/_emulator/calls", timeout=10).json()
     cpu_before = requests.get(f"{aws}/_emulator/cpu", timeout=10).json()
+    stack_cpu_before = stack_cpu_seconds()
 
     def ours(message: dict[str, Any]) -> bool:
         if ids is not None:
             return message["messageId"] in ids
         return bool((message.get("metadata") or {}).get("run") == tag["run"])
 
-    deadline = time.time() + lead + count / CONFIGURED_RATE[channel] * 4 + 60
+    deadline = time.time() + lead + count / rate * 4 + 60
     received: list[dict[str, Any]] = []
     peak_memory, processes = stack_memory()
     while time.time() < deadline:
@@ -216,6 +272,7 @@ def run(
         if len({m["messageId"] for m in received}) >= count:
             break
         time.sleep(1)
+    stack_cpu = stack_cpu_seconds() - stack_cpu_before
     time.sleep(3)  # late duplicates would land now
     answer = requests.get(f"{sink}/_sink/messages", params={"channel": channel}, timeout=30).json()
     received = [m for m in answer["messages"] if ours(m)]
@@ -229,7 +286,7 @@ def run(
     per_id = Counter(m["messageId"] for m in received)
     delivered = set(per_id)
     drain = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
-    rate = (len(stamps) - 1) / drain if drain else 0.0
+    achieved = (len(stamps) - 1) / drain if drain else 0.0
     return {
         "channel": channel,
         "path": path,
@@ -241,8 +298,10 @@ def run(
         "lead_seconds": lead,
         "first_after_send_at": stamps[0] - send_at.timestamp() if stamps else None,
         "drain_seconds": drain,
-        "rate": rate,
-        "configured_rate": CONFIGURED_RATE[channel],
+        "rate": achieved,
+        "steady_rate": steady_rate(stamps),
+        "configured_rate": rate,
+        "stack_cpu_ms_per_message": stack_cpu * 1000 / count,
         "max_in_1s": max_in_window(stamps),
         "max_in_100ms": max_in_window(stamps, 0.1),
         "answers_429": sum(1 for call in calls if call["messageId"] in delivered and call["status"] == 429),
@@ -268,7 +327,11 @@ def report(result: dict[str, Any]) -> str:
             f"drain (first → last)   {result['drain_seconds']:.1f} s",
             f"achieved rate          {result['rate']:.1f}/s = {100 * result['rate'] / result['configured_rate']:.0f} %"
             f" of the configured {result['configured_rate']:.0f}/s",
+            f"steady rate            {result['steady_rate']:.1f}/s = "
+            f"{100 * result['steady_rate'] / result['configured_rate']:.0f} % (whole seconds between first and last)",
             f"max in any 1 s window  {result['max_in_1s']}  (in any 100 ms: {result['max_in_100ms']})",
+            f"stack CPU              {result['stack_cpu_ms_per_message']:.1f} ms per message while draining "
+            "(every process of the stack but the sink)",
             f"429 answers            {result['answers_429']}",
             f"duplicates             {result['duplicates']}",
             f"missing                {result['missing']}",
@@ -317,15 +380,19 @@ def main() -> int:
     parser.add_argument(
         "--aws-latency-ms", type=float, default=0.0, help="delay every AWS call at the emulator (an AWS round trip)"
     )
+    parser.add_argument("--sink-latency-ms", type=float, default=0.0, help="the provider answers after this long")
     parser.add_argument("--record", action="store_true", help=f"append the result to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args()
     lead = args.lead if args.lead is not None else args.count / 60 + 5
     process = None if stack_is_up(args.api) else start_stack(args.api)
     try:
-        chosen = faults_for(args.channel, args.strict, args.rate429)
+        rate = configured_rate(args.api, args.channel)
+        chosen = faults_for(rate, args.strict, args.rate429, args.sink_latency_ms)
         requests.put(f"{args.aws}/_emulator/latency", json={"ms": args.aws_latency_ms}, timeout=10).raise_for_status()
         try:
-            result = run(args.channel, args.count, args.api, args.sink, args.aws, lead, args.threads, chosen, args.path)
+            result = run(
+                args.channel, args.count, args.api, args.sink, args.aws, lead, args.threads, chosen, args.path, rate
+            )
         finally:
             requests.put(f"{args.aws}/_emulator/latency", json={"ms": 0}, timeout=10)
         result["aws_latency_ms"] = args.aws_latency_ms
@@ -345,6 +412,7 @@ def main() -> int:
         print("warning: posting took longer than the lead; raise --lead so drain, not posting, is measured")
     if args.record:
         record(result)
+    keep_figures({key: value for key, value in result.items() if key != "stamps"} | {"plot": args.plot})
     return 0
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from broadcast import RESULTS, ROOT, current_commit, publish  # noqa: E402 - bench/ is not a package
+from recording import RESULTS, ROOT, current_commit, publish  # noqa: E402 - bench/ is not a package
 
 FUNCTIONS = {
     "ApiFunction": ("api", "api_health.json"),

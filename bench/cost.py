@@ -38,7 +38,8 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from broadcast import API_KEY, RESULTS, ROOT, current_commit, publish, stack_is_up, start_stack
+from broadcast import API_KEY, stack_is_up, start_stack
+from recording import RESULTS, ROOT, current_commit, publish
 
 PRICES = tomllib.loads((ROOT / "bench" / "prices.toml").read_text())
 PER_MILLION = 1_000_000

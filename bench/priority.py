@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import signal
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from broadcast import API_KEY, RESULTS, max_in_window, stack_is_up, start_stack
+from broadcast import API_KEY, max_in_window, stack_is_up, start_stack
+from recording import publish, run_header
 
 RATE = 50.0
 BULK, SINGLE = "workspace-456", "workspace-123"
@@ -109,7 +108,7 @@ def main() -> int:
     parser.add_argument("--api", default=f"http://127.0.0.1:{os.environ.get('QS_API_PORT', '3000')}")
     parser.add_argument("--sink", default=f"http://127.0.0.1:{os.environ.get('QS_SINK_PORT', '3001')}")
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--record", action="store_true", help="append the result to bench/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the section to bench/RESULTS.md")
     args = parser.parse_args()
     process = None if stack_is_up(args.api) else start_stack(args.api)
     try:
@@ -119,17 +118,20 @@ def main() -> int:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=30)
     share = 100 * result["bulk_rate"] / result["rate_left"]
-    line = (
-        f"singles {result['arrived']}/{result['singles']} arrived: p50 {result['p50']:.2f} s,"
-        f" p95 {result['p95']:.2f} s, max {result['max']:.2f} s;"
-        f" broadcast {result['bulk_rate']:.1f}/s of {result['rate_left']:.1f}/s left"
-        f" ({share:.0f} %); at most {result['max_in_1s']} SMS in any second"
+    text = "\n".join(
+        [
+            run_header("Single sends during a campaign"),
+            f"workspace-456 broadcasts 10,000 SMS; once it is sending, workspace-123 posts one SMS every 500 ms for"
+            f" {args.seconds:g} s; then the broadcast is cancelled. Latency: POST to arrival at the provider sink.",
+            "",
+            "| single sends | p50 | p95 | max | broadcast's rate | rate left to it | share | most SMS in 1 s |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {result['arrived']}/{result['singles']} | {result['p50']:.2f} s | {result['p95']:.2f} s"
+            f" | {result['max']:.2f} s | {result['bulk_rate']:.1f}/s | {result['rate_left']:.1f}/s | {share:.0f} %"
+            f" | {result['max_in_1s']} |",
+        ]
     )
-    print(line)
-    if args.record:
-        stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} | {os.cpu_count()} | {platform.python_version()}"
-        with RESULTS.open("a") as handle:
-            handle.write(f"| {stamp} | priority | {line} |\n")
+    publish(text + "\n", args.record)
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import signal
 import sys
 import time
@@ -25,7 +24,8 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from broadcast import API_KEY, RESULTS, body_for, max_in_window, stack_is_up, start_stack
+from broadcast import API_KEY, body_for, max_in_window, stack_is_up, start_stack
+from recording import publish, run_header
 
 CAPPED, OTHER = "workspace-123", "workspace-456"
 
@@ -127,7 +127,7 @@ def main() -> int:
     parser.add_argument("--api", default=f"http://127.0.0.1:{os.environ.get('QS_API_PORT', '3000')}")
     parser.add_argument("--sink", default=f"http://127.0.0.1:{os.environ.get('QS_SINK_PORT', '3001')}")
     parser.add_argument("--aws", default=f"http://127.0.0.1:{os.environ.get('QS_AWS_PORT', '4566')}")
-    parser.add_argument("--record", action="store_true", help="append the results to bench/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the section to bench/RESULTS.md")
     args = parser.parse_args()
     process = None if stack_is_up(args.api) else start_stack(args.api)
     try:
@@ -137,29 +137,24 @@ def main() -> int:
         if process is not None:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=15)
-    print(
-        f"cap    {cap['delivered']}/1000 delivered; {CAPPED} (cap 10/s): at most {cap['capped_max_in_1s']} in any"
-        f" second, {cap['capped_rate']:.1f}/s; channel at most {cap['channel_max_in_1s']} in any second,"
-        f" {cap['channel_rate_while_both']:.1f}/s = {100 * cap['channel_rate_while_both'] / 50:.0f} % of 50/s"
-        f" while both had work ({cap['both_seconds']:.1f} s)"
+    share = 100 * cap["channel_rate_while_both"] / 50
+    text = "\n".join(
+        [
+            run_header("Tenants: a capped workspace beside another, and a paused one"),
+            f"500 SMS each from {CAPPED} (capped at 10/s) and another workspace, all due at once; then 200 SMS of a"
+            " paused workspace, resumed after they were queued.",
+            "",
+            "| scenario | delivered | capped workspace: most in 1 s, rate | channel: most in 1 s | channel rate while"
+            " both had work | sent while paused | last after resume | dead-lettered, failed |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| cap 10/s | {cap['delivered']}/1000 | {cap['capped_max_in_1s']}, {cap['capped_rate']:.1f}/s"
+            f" | {cap['channel_max_in_1s']} | {cap['channel_rate_while_both']:.1f}/s = {share:.0f} % of 50/s"
+            f" ({cap['both_seconds']:.1f} s) | - | - | - |",
+            f"| pause | {pause['delivered']}/200 | - | - | - | {pause['sent_while_paused']}"
+            f" | {pause['last_after_resume']:.1f} s | {pause['dead_lettered']}, {pause['failed']} |",
+        ]
     )
-    print(
-        f"pause  {pause['delivered']}/200 delivered, {pause['sent_while_paused']} while paused; the last"
-        f" {pause['last_after_resume']:.1f} s after the resume; {pause['dead_lettered']} dead-lettered,"
-        f" {pause['failed']} counted failed"
-    )
-    if args.record:
-        stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} | {os.cpu_count()} | {platform.python_version()}"
-        with RESULTS.open("a") as handle:
-            handle.write(
-                f"| {stamp} | cap 10/s | {cap['delivered']}/1000 | {cap['capped_max_in_1s']} |"
-                f" {cap['capped_rate']:.1f}/s | {cap['channel_max_in_1s']} |"
-                f" {cap['channel_rate_while_both']:.1f}/s ({100 * cap['channel_rate_while_both'] / 50:.0f} %) |"
-                f" — | — | — |\n"
-                f"| {stamp} | pause | {pause['delivered']}/200 | — | — | — | — |"
-                f" {pause['sent_while_paused']} | {pause['last_after_resume']:.1f} s |"
-                f" {pause['dead_lettered']} DLQ, {pause['failed']} failed |\n"
-            )
+    publish(text + "\n", args.record)
     return 0
 
 

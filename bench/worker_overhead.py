@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from broadcast import RESULTS, ROOT, current_commit, publish  # noqa: E402 - bench/ is not a package
 from cold_start import probe_environment, start_emulator  # noqa: E402
+from recording import RESULTS, ROOT, current_commit, publish  # noqa: E402 - bench/ is not a package
 
 CATEGORIES = ("parse", "ledger", "limiter", "idempotency", "metrics", "HTTP", "other")
 PROBE = r"""
