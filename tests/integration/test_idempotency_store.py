@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from moto import mock_aws
 
 from local_stack.lambda_context import LocalLambdaContext
+from local_stack.moto_patches import atomic_dynamodb_writes
 from queue_services.adapters.idempotency_store import BatchingDynamoDBPersistenceLayer, BatchPutWriter
 from queue_services.errors import DependencyUnavailable
 
@@ -20,6 +21,8 @@ TABLE = "idempotency"
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
+    # Writes atomic as on DynamoDB, whichever tests ran before in this process (two pytest workers).
+    atomic_dynamodb_writes()
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local_stack.moto_patches import atomic_dynamodb_writes
 from queue_services.adapters.rate_limit_table import RECOVERY_STEPS, DynamoDbSlotClaimer
 from queue_services.ratelimit import Slot, SlotPlan
 
@@ -20,6 +21,10 @@ PLAN = SlotPlan.for_rate(50)
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
+    # moto checks a condition and writes without a lock; DynamoDB does both atomically. The integration
+    # stack applies this patch too, but under two pytest workers this file may run in a process where no
+    # earlier test did (two claimers then got the same slot in moto, not in the claimer).
+    atomic_dynamodb_writes()
     with mock_aws():
         client = boto3.client("dynamodb")
         client.create_table(
