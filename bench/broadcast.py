@@ -90,7 +90,7 @@ def _stack_processes() -> list[Path]:
     return found
 
 
-def stack_cpu_seconds(skip_sink: bool = True) -> float:
+def stack_cpu_seconds() -> float:
     """CPU seconds (user + system) the stack's processes have used so far, the provider sink left out: it
     stands for the provider, which is not ours to count."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -101,7 +101,7 @@ def stack_cpu_seconds(skip_sink: bool = True) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if skip_sink and b"local_stack.sink" in command:
+        if b"local_stack.sink" in command:
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks
     return total
@@ -121,18 +121,12 @@ def configured_rate(api: str, channel: str) -> float:
 
 
 def stack_memory() -> tuple[float, int]:
-    """Resident memory (MB) and number of the local stack's processes: the stack, the emulator, the sink
-    and every function's execution environments."""
+    """Resident memory (MB) and number of the local stack's processes (_stack_processes)."""
     total_kb, processes = 0, 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for entry in _stack_processes():
         try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
             status = (entry / "status").read_text()
         except OSError:
-            continue
-        if b"local_stack" not in command or b"pytest" in command:
             continue
         rss = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), "0")
         total_kb += int(rss)
