@@ -27,6 +27,10 @@ def once(patch: Callable[[], None]) -> Callable[[], None]:
                 return
             patch()
             _applied.add(patch.__name__)
+            if "atomic_dynamodb_writes" in _applied:
+                # A patch applied after the locks may have replaced a write method with one of its own
+                # (simple_set_updates does): lock the new one too, whatever order the patches ran in.
+                _lock_dynamodb_writes()
 
     return apply
 
@@ -216,6 +220,54 @@ def one_backup_per_transaction() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+# One lock per table: writes to different tables (idempotency records, ledger claims) never wait for each
+# other; a transaction takes the locks of its tables in name order.
+_table_locks: dict[str, threading.RLock] = {}
+_table_locks_guard = threading.Lock()
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+
+
+def _table_lock(name: str) -> threading.RLock:
+    with _table_locks_guard:
+        return _table_locks.setdefault(name, threading.RLock())
+
+
+def _tables_written(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[str]:
+    if name == "transact_write_items":
+        items = kwargs.get("transact_items", args[1] if len(args) > 1 else [])
+        return sorted({str(next(iter(item.values())).get("TableName")) for item in items})
+    return [str(kwargs.get("table_name", args[1] if len(args) > 1 else ""))]
+
+
+def _lock_dynamodb_writes() -> None:
+    """Wrap each DynamoDB write method that is not wrapped yet in its tables' locks."""
+    import contextlib
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _DYNAMODB_WRITES:
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_holds_table_locks", False):
+            continue
+
+        def locked(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            with contextlib.ExitStack() as held:
+                for table in _tables_written(_name, args, kwargs):
+                    held.enter_context(_table_lock(table))
+                return _original(*args, **kwargs)
+
+        functools.update_wrapper(locked, original)
+        locked._holds_table_locks = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, locked)
+
+
+def dynamodb_writes_hold_table_locks() -> bool:
+    """Whether every DynamoDB write method of moto is wrapped in its tables' locks (for tests)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    return all(getattr(getattr(DynamoDBBackend, name), "_holds_table_locks", False) for name in _DYNAMODB_WRITES)
+
+
 @once
 def atomic_dynamodb_writes() -> None:
     """Make each DynamoDB write (its condition check and its change) atomic, as DynamoDB guarantees.
@@ -223,38 +275,9 @@ def atomic_dynamodb_writes() -> None:
     moto checks a condition and then writes without a lock, so two threads can both pass the same
     condition: two claims of one rate-limit slot, two idempotency records "in progress", a cancel and a
     send that both win. A lock per table around every write restores the guarantee the service relies on.
+    Patches applied later that replace a write method get the lock too (see `once`).
     """
-    import contextlib
-    import functools
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    # One lock per table: writes to different tables (idempotency records, ledger claims) never wait
-    # for each other; a transaction takes the locks of its tables in name order.
-    guard = threading.Lock()
-    locks: dict[str, threading.RLock] = {}
-
-    def table_lock(name: str) -> Any:
-        with guard:
-            return locks.setdefault(name, threading.RLock())
-
-    def tables_of(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[str]:
-        if name == "transact_write_items":
-            items = kwargs.get("transact_items", args[1] if len(args) > 1 else [])
-            return sorted({str(next(iter(item.values())).get("TableName")) for item in items})
-        return [str(kwargs.get("table_name", args[1] if len(args) > 1 else ""))]
-
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
-            with contextlib.ExitStack() as held:
-                for table in tables_of(_name, args, kwargs):
-                    held.enter_context(table_lock(table))
-                return _original(*args, **kwargs)
-
-        functools.update_wrapper(locked, original)
-        setattr(DynamoDBBackend, name, locked)
+    _lock_dynamodb_writes()
 
 
 @once
@@ -607,5 +630,5 @@ ALL_PATCHES: tuple[Callable[[], None], ...] = (
     cached_service_dispatch,
     emulate_message_move_task,
     one_backup_per_transaction,
-    atomic_dynamodb_writes,  # last: it wraps what the patches before it installed
+    atomic_dynamodb_writes,  # wraps every write method, also those of patches applied after it
 )

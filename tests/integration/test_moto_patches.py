@@ -1,7 +1,9 @@
-"""The emulator's moto patches are safe to apply twice: the second application changes nothing."""
+"""The emulator's moto patches: safe to apply twice, in any order, and answering as moto does."""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from typing import Any
 
 import boto3
@@ -15,7 +17,9 @@ from moto.sqs.responses import SQSResponse
 from local_stack.moto_patches import (
     ALL_PATCHES,
     apply_clock_fix,
+    atomic_dynamodb_writes,
     cheap_content_dedup_check,
+    dynamodb_writes_hold_table_locks,
     incremental_item_size,
     plain_dynamodb_answers,
     plain_sqs_receive_answers,
@@ -41,6 +45,51 @@ def test_every_patch_applied_twice_leaves_one_layer() -> None:
     for patch in (apply_clock_fix, *ALL_PATCHES):
         patch()
     assert {(owner.__name__, name): getattr(owner, name) for owner, name in PATCHED} == first
+
+
+def test_writes_stay_atomic_when_a_write_patch_comes_after_the_locks() -> None:
+    # The integration tier takes the locks at import; a later simple_set_updates (this file's tests apply
+    # every patch) replaced update_item with a fast path of its own, and two rate-limit claimers then got
+    # one slot (CI, under two pytest workers).
+    atomic_dynamodb_writes()
+    simple_set_updates()
+    for patch in ALL_PATCHES:
+        patch()
+    assert dynamodb_writes_hold_table_locks()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="claims",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        winners: Counter[int] = Counter()
+        rounds, claimers = 30, 6
+        start = threading.Barrier(claimers)
+
+        def claim(claimer: int) -> None:
+            for round_ in range(rounds):
+                start.wait()
+                try:
+                    client.update_item(
+                        TableName="claims",
+                        Key={"pk": {"S": str(round_)}},
+                        UpdateExpression="SET #owner = :me",
+                        ConditionExpression="attribute_not_exists(#owner)",
+                        ExpressionAttributeNames={"#owner": "owner"},
+                        ExpressionAttributeValues={":me": {"N": str(claimer)}},
+                    )
+                except client.exceptions.ConditionalCheckFailedException:
+                    continue
+                winners[round_] += 1
+
+        threads = [threading.Thread(target=claim, args=(n,)) for n in range(claimers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert winners == Counter(dict.fromkeys(range(rounds), 1))
 
 
 def dynamodb_answers() -> list[Any]:
