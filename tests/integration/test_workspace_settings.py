@@ -145,3 +145,42 @@ def test_a_paused_workspace_waits_without_failing_then_sends_when_resumed(stack:
     time.sleep(workspaces.SETTINGS_TTL_SECONDS)
     assert stack.sms_worker.invoke(event) == {"batchItemFailures": []}  # the same record, redelivered
     assert sorted(m["workspaceId"] for m in stack.sink_messages()) == ["workspace-123", "workspace-456"]
+
+
+def test_a_capped_workspaces_messages_past_its_batch_share_go_back_unclaimed_and_untried(stack: Stack) -> None:
+    # Given workspace-123 capped at 1 SMS a second, and 5 SMS from it beside 3 from workspace-456
+    assert settings_call(stack, "PUT", "workspace-123", {"smsPerSecond": 1})[0] == 200
+    for n in range(8):
+        body = {**SEED_SMS, "workspaceId": "workspace-123" if n < 5 else "workspace-456"}
+        assert stack.api.invoke(api_event("api_schedule_sms", body))["statusCode"] == 202
+    # When one batch holds all 8
+    event = stack.receive_event("SmsQueue", 8)
+    result = stack.sms_worker.invoke(event)
+    # Then workspace-456's went, and of workspace-123's only the 2 its cap allows this batch were tried
+    # (sent, or handed back from `sending` when no slot of its cap came in time)
+    sent_ids = {m["messageId"] for m in stack.sink_messages()}
+    bodies = {r["messageId"]: json.loads(r["body"]) for r in event["Records"]}
+    assert sorted(m["workspaceId"] for m in stack.sink_messages()).count("workspace-456") == 3
+    statuses = {}
+    for sqs_id, body in bodies.items():
+        if body["workspaceId"] != "workspace-123":
+            continue
+        message_id = body["messageId"]
+        answer = stack.api.invoke(
+            route_event(
+                "GET",
+                f"/api/messages/{message_id}",
+                "/api/messages/{messageId}",
+                path_parameters={"messageId": message_id},
+            )
+        )
+        record = json.loads(answer["body"])
+        statuses[sqs_id] = (record["status"], record["attempts"])
+    assert sorted(status for status, _ in statuses.values()).count("queued") == 3
+    assert all(status in ("sent", "sending") for status, _ in statuses.values() if status != "queued")
+    # And the 3 untried went back to the queue never claimed, no attempt counted, none failed
+    untried = {sqs_id for sqs_id, (status, attempts) in statuses.items() if status == "queued" and attempts == 0}
+    assert len(untried) == 3
+    assert untried <= failed_ids(result)
+    assert failed_ids(result) == {sqs_id for sqs_id, body in bodies.items() if body["messageId"] not in sent_ids}
+    assert metrics(stack)["sms"]["workspaces"].get("workspace-123", {}).get("failed", 0) == 0

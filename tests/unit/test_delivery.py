@@ -14,13 +14,16 @@ from queue_services.delivery import (
     EXPIRED,
     BatchSender,
     OutcomeKind,
+    capped_attempts,
     count_outcomes,
     group_by_workspace,
     interleave_workspaces,
     make_send_once,
+    spread_among,
 )
 from queue_services.errors import PermanentProviderError, RateLimitedError, TransientProviderError
 from queue_services.models import Counters, ProviderReceipt, QueuedMessage, QueuedSms
+from queue_services.ratelimit import SlotPlan
 from tests.support.builders import NOW, queued_sms
 
 
@@ -321,9 +324,9 @@ def test_capped_messages_without_a_slot_go_back_until_their_places_in_the_line_b
     ]
 
 
-def test_a_batch_attempts_capped_workspaces_messages_before_the_others() -> None:
-    # Capped calls that find no workspace slot give their channel slot back; the uncapped calls after
-    # them are the ones to take it.
+def test_a_batch_spreads_capped_workspaces_messages_among_the_others_first_first() -> None:
+    # Capped calls that find no workspace slot give their channel slot back; an uncapped call after each
+    # is there to take it, and the threads are never all on the capped workspace.
     attempted: list[str] = []
     batch_sender = BatchSender(
         make_send_once(lambda message, sender: attempted.append(message.message_id) or ProviderReceipt()),
@@ -333,4 +336,80 @@ def test_a_batch_attempts_capped_workspaces_messages_before_the_others() -> None
     )
     messages = [sms(0, "free"), sms(1, "capped"), sms(2, "other"), sms(3, "capped"), sms(4, "free")]
     batch_sender.send_all(messages, time.monotonic() + 10, caps={"capped": 10})
-    assert attempted == ["m1", "m3", "m0", "m2", "m4"]
+    assert attempted == ["m1", "m0", "m3", "m2", "m4"]
+
+
+@pytest.mark.parametrize(
+    ("few", "many", "expected"),
+    [
+        (["c0", "c1"], ["u0", "u1", "u2"], ["c0", "u0", "c1", "u1", "u2"]),
+        (
+            ["c0", "c1", "c2"],
+            ["u0", "u1", "u2", "u3", "u4", "u5"],
+            ["c0", "u0", "u1", "c1", "u2", "u3", "c2", "u4", "u5"],
+        ),
+        (["c0", "c1"], [], ["c0", "c1"]),
+        ([], ["u0", "u1"], ["u0", "u1"]),
+        (["c0", "c1", "c2", "c3"], ["u0"], ["c0", "c1", "c2", "c3", "u0"]),  # more few than many: as far as they go
+    ],
+)
+def test_spread_among_places_the_few_evenly_and_keeps_every_message_once(
+    few: list[str], many: list[str], expected: list[str]
+) -> None:
+    by_id = {name: sms(index, name[0]).model_copy(update={"message_id": name}) for index, name in enumerate(few + many)}
+    ordered = spread_among([by_id[n] for n in few], [by_id[n] for n in many])
+    assert [m.message_id for m in ordered] == expected
+
+
+@pytest.mark.parametrize(
+    ("batch_tokens", "slots_per_second", "cap", "attempts"),
+    [
+        (50, 49, 10, 11),  # 1.02 s of the channel at 9 workspace slots a second: 10, and one more
+        (20, 49, 10, 10),  # a small batch still counts a whole second
+        (100, 49, 5, 10),  # 2.04 s at 4 slots a second: 9, and one more
+        (50, 49, 50, 51),  # a cap at the channel's rate: the whole batch, and one more
+    ],
+)
+def test_capped_attempts_are_what_the_cap_allows_while_the_batch_drains(
+    batch_tokens: int, slots_per_second: int, cap: float, attempts: int
+) -> None:
+    assert capped_attempts(batch_tokens, slots_per_second, cap) == attempts
+
+
+def over_cap_sender(booked: list[tuple[str, float, int]], plan: SlotPlan | None) -> BatchSender:
+    def cap_line(workspace: str, cap: float, count: int) -> list[float]:
+        booked.append((workspace, cap, count))
+        return [3.0 + n for n in range(count)]
+
+    return BatchSender(
+        make_send_once(lambda message, sender: ProviderReceipt()),
+        lambda demand: Unlimited(demand),
+        max_workers=2,
+        cap_line=cap_line,
+        channel_plan=plan,
+    )
+
+
+def test_a_capped_workspaces_messages_past_its_batch_share_go_back_untried_to_their_places_in_line() -> None:
+    # Given a batch of 50 at 50/s: 30 from a workspace capped at 10/s (11 tried) and 20 uncapped
+    booked: list[tuple[str, float, int]] = []
+    batch_sender = over_cap_sender(booked, SlotPlan.for_rate(50))
+    messages = {f"sqs{n}": sms(n, "capped" if n < 30 else "free") for n in range(50)}
+    # When the batch's over-cap messages are held
+    held = batch_sender.hold_over_caps(messages, {"capped": 10, "free": None})
+    # Then the capped workspace's 12th to 30th go back, each to its own place in the line, booked once
+    assert sorted(held, key=lambda key: int(key[3:])) == [f"sqs{n}" for n in range(11, 30)]
+    assert booked == [("capped", 10, 19)]
+    assert [(o.kind, o.reason, o.retry_after) for o in held.values()] == [
+        (OutcomeKind.DEFERRED, "workspace rate cap", 3.0 + n) for n in range(19)
+    ]
+
+
+def test_nothing_is_held_over_cap_without_uncapped_messages_or_without_the_channel_plan() -> None:
+    booked: list[tuple[str, float, int]] = []
+    only_capped = {f"sqs{n}": sms(n, "capped") for n in range(30)}
+    mixed = {**only_capped, "sqs99": sms(99, "free")}
+    # A batch of one capped workspace only waits for its own slots (CappedLimiter): nothing to make room for
+    assert over_cap_sender(booked, SlotPlan.for_rate(50)).hold_over_caps(only_capped, {"capped": 10}) == {}
+    assert over_cap_sender(booked, None).hold_over_caps(mixed, {"capped": 10}) == {}
+    assert booked == []

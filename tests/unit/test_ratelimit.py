@@ -15,6 +15,7 @@ from queue_services.ratelimit import (
     LIGHT_MAX_RETRY_AFTER,
     CappedBesideOthers,
     CappedLimiter,
+    ClaimLatency,
     Pause,
     ProviderPushback,
     SharedRateLimiter,
@@ -466,3 +467,52 @@ def test_a_broadcast_handle_defers_when_its_horizon_never_comes_before_the_deadl
     bulk = SharedRateLimiter(claimer, clock=clock, sleep=clock.sleep, horizon=0.25)
     assert bulk.reserve(time.monotonic() + 1.0) is None
     assert claimer.claims == []
+
+
+class SlowClaimer(SequentialClaimer):
+    """A claimer whose every write takes `write_seconds` (the clock moves on while it claims)."""
+
+    def __init__(self, plan: SlotPlan, clock: FakeClock, write_seconds: float) -> None:
+        super().__init__(plan, clock)
+        self.write_seconds = write_seconds
+        self.earliest_asked: list[float] = []
+
+    def claim(self, earliest: float, latest: float, max_slots: int | None = None) -> Slot | None:
+        self.earliest_asked.append(round(earliest - self.clock.now, 4))
+        slot = super().claim(earliest, latest, max_slots)
+        self.clock.now += self.write_seconds
+        return slot
+
+
+def test_claims_ask_for_slots_from_when_the_write_will_have_returned() -> None:
+    # Given an idle channel at 50/s whose claims take 30 ms to write, and one environment's memory of it
+    clock = FakeClock()
+    claimer = SlowClaimer(SlotPlan.for_rate(50), clock, write_seconds=0.03)
+    latency = ClaimLatency()
+    first = SharedRateLimiter(claimer, demand=5, clock=clock, sleep=clock.sleep, latency=latency)
+    # When a first batch claims from now: its first two slots (0 and 20.4 ms) are past their 5.1 ms when
+    # the write returns at 30 ms
+    assert all(first.acquire(far()) for _ in range(3))
+    assert claimer.earliest_asked == [0.0]
+    assert first.dropped == 2
+    # Then the next batch, after an idle moment, asks for slots from 30 ms on and loses none
+    clock.now += 1.0
+    claimer.next_start = clock.now
+    second = SharedRateLimiter(claimer, demand=5, clock=clock, sleep=clock.sleep, latency=latency)
+    assert all(second.acquire(far()) for _ in range(5))
+    assert claimer.earliest_asked[-1] == 0.03
+    assert second.dropped == 0
+
+
+def test_claim_latency_is_the_slowest_recent_claim_within_bounds() -> None:
+    latency = ClaimLatency(kept=3, most=0.1)
+    assert latency.lead() == 0.0
+    for seconds in (0.02, 0.05, 0.01):
+        latency.record(seconds)
+    assert latency.lead() == 0.05
+    latency.record(0.01)  # 0.02 falls out; 0.05 is still among the last three
+    assert latency.lead() == 0.05
+    latency.record(0.01)
+    assert latency.lead() == 0.01
+    latency.record(0.4)  # a stall is not waited out whole
+    assert latency.lead() == 0.1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -99,6 +100,34 @@ def interleave_workspaces(groups: dict[str, list[QueuedMessage]]) -> list[Queued
     """Round-robin across workspaces so one tenant's burst does not starve the others within a batch."""
     rounds = itertools.zip_longest(*groups.values())
     return [message for row in rounds for message in row if message is not None]
+
+
+def capped_attempts(batch_tokens: int, channel_slots_per_second: int, cap: float) -> int:
+    """How many of a capped workspace's messages a batch beside uncapped ones tries: what its cap allows
+    while the batch would drain at the channel's whole rate, and one more (pure).
+
+    The rest go back to the workspace's waiting line untried (BatchSender.hold_over_caps): a first pass
+    over a capped backlog otherwise claimed every one of its messages in the ledger, wrote and deleted
+    an idempotency record and claimed a workspace slot for each, while the batch's other messages
+    waited, and the channel went a fifth to a third unused (bench/RESULTS.md, tenants).
+    """
+    batch_seconds = max(1.0, batch_tokens / max(1, channel_slots_per_second))
+    return math.ceil(SlotPlan.for_rate(cap).slots_per_second * batch_seconds) + 1
+
+
+def spread_among(few: Sequence[QueuedMessage], many: Sequence[QueuedMessage]) -> list[QueuedMessage]:
+    """few placed evenly among many, the first of them first: every thread of the pool is never busy with
+    few at once, and the slots their calls give back find one of many still to take them."""
+    if not many:
+        return list(few)
+    step = (len(many) + len(few)) / max(1, len(few))
+    positions = {math.floor(index * step) for index in range(len(few))}
+    ordered: list[QueuedMessage] = []
+    rest, extra = iter(many), iter(few)
+    for position in range(len(many) + len(few)):
+        chosen = next(extra, None) if position in positions else None
+        ordered.append(chosen if chosen is not None else next(rest))
+    return ordered
 
 
 def count_outcomes(outcomes: Iterable[DeliveryOutcome]) -> dict[str, Counters]:
@@ -204,7 +233,10 @@ class BatchSender:
         cap_line: Callable[[str, float, int], list[float]] | None = None,
         workspace_claimer: Callable[[str, float], SlotClaimer] | None = None,
         new_bulk_limiter: Callable[[int], RateLimiter] | None = None,
+        channel_plan: SlotPlan | None = None,
     ) -> None:
+        # The channel's slots (hold_over_caps); None: every capped message is tried.
+        self._channel_plan = channel_plan
         self._workspace_claimer = workspace_claimer
         # A broadcast's batch: the same channel, claiming only a little ahead, so single sends go first.
         self._new_bulk_limiter = new_bulk_limiter or new_limiter
@@ -236,12 +268,13 @@ class BatchSender:
         senders = senders or {}
         order = {id(message): index for index, message in enumerate(messages)}
         groups = group_by_workspace(messages)
-        # Capped workspaces' messages go first: those given no workspace slot give their channel slots
-        # back (CappedBesideOthers) while the batch's uncapped messages are still there to take them.
         capped = {workspace: group for workspace, group in groups.items() if caps.get(workspace) is not None}
         others = {workspace: group for workspace, group in groups.items() if workspace not in capped}
-        ordered = interleave_workspaces(capped) + interleave_workspaces(others)
         outcomes: list[DeliveryOutcome | None] = [None] * len(messages)
+        # Capped messages spread among the uncapped ones: a capped call's channel slot that finds no
+        # workspace slot goes back to the batch's handle, and an uncapped call after it takes it; and the
+        # pool's threads are never all waiting on one capped workspace while uncapped messages wait.
+        ordered = spread_among(interleave_workspaces(capped), interleave_workspaces(others))
         with ThreadPoolExecutor(max_workers=min(self._max_workers, len(ordered)), thread_name_prefix="send") as pool:
             results = pool.map(
                 lambda m: self._send_one(m, limiters[m.workspace_id], deadline, senders.get(m.workspace_id)),
@@ -258,6 +291,29 @@ class BatchSender:
             },
         )
         return [outcome for outcome in outcomes if outcome is not None]
+
+    def hold_over_caps(
+        self, messages: Mapping[str, QueuedMessage], caps: Mapping[str, float | None]
+    ) -> dict[str, DeliveryOutcome]:
+        """The messages of a batch (by any key) not to try in it: those of each capped workspace past what
+        its cap lets the batch send (capped_attempts), when the batch also holds uncapped messages. They go
+        back to their workspace's waiting line untried, before the batch claims them in the ledger."""
+        plan = self._channel_plan
+        if plan is None or all(caps.get(message.workspace_id) is not None for message in messages.values()):
+            return {}
+        batch_tokens = sum(self._tokens_for(message) for message in messages.values())
+        seen: dict[str, int] = defaultdict(int)
+        held: dict[str, DeliveryOutcome | None] = {}
+        for key, message in messages.items():
+            cap = caps.get(message.workspace_id)
+            if cap is None:
+                continue
+            seen[message.workspace_id] += 1
+            if seen[message.workspace_id] > capped_attempts(batch_tokens, plan.slots_per_second, cap):
+                held[key] = DeliveryOutcome(message.message_id, message.workspace_id, OutcomeKind.DEFERRED, CAPPED)
+        placed = list(held.values())
+        self._place_in_lines(placed, caps)
+        return {key: outcome for key, outcome in zip(held, placed, strict=True) if outcome is not None}
 
     def _limiters_by_workspace(
         self,

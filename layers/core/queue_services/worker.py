@@ -261,6 +261,16 @@ class ChannelWorker:
                 claims[message.message_id] = message.version
         if to_cancel:
             self._ledger.cancel_many(to_cancel, now)
+        # A capped workspace's messages past what this batch can send for it go back untried and unclaimed.
+        candidates = {sqs_id: message for sqs_id, message in messages.items() if message.message_id in claims}
+        caps = {workspace: settings.cap(self._channel) for workspace, settings in workspaces.items()}
+        over_cap = self._sender.hold_over_caps(candidates, caps)
+        by_message = {outcome.message_id: outcome for outcome in over_cap.values()}
+        for sqs_id, message in candidates.items():
+            if message.message_id in by_message:
+                # Every copy of it in the batch (SQS may deliver one twice): none of them is claimed.
+                held[sqs_id] = over_cap.get(sqs_id) or by_message[message.message_id]
+                claims.pop(message.message_id, None)
         claimed = self._ledger.claim_for_sending(claims, now)
         for sqs_id, message in messages.items():
             if message.message_id in claims and message.message_id not in claimed:

@@ -29,7 +29,13 @@ from queue_services.composition import (
 from queue_services.delivery import BatchSender, make_send_once
 from queue_services.fanout import BroadcastFanout
 from queue_services.providers import ProviderClient, new_session
-from queue_services.ratelimit import BULK_HORIZON_SECONDS, ProviderPushback, SharedRateLimiter, SlotPlan
+from queue_services.ratelimit import (
+    BULK_HORIZON_SECONDS,
+    ClaimLatency,
+    ProviderPushback,
+    SharedRateLimiter,
+    SlotPlan,
+)
 from queue_services.retry import RetryPolicy
 from queue_services.segments import rate_tokens
 from queue_services.settings import get_settings
@@ -97,9 +103,10 @@ def channel_worker(channel: Channel) -> ChannelWorker:
     # The environment's memory of recent 429s outlives each batch's limiter; without Retry-After, pause
     # for the first retry's delay.
     pushback = ProviderPushback(claimer, settings.retry_base_seconds)
+    latency = ClaimLatency()  # how long this environment's channel claims take, across batches
     sender = BatchSender(
         send_once,
-        lambda demand: SharedRateLimiter(claimer, demand, pushback),
+        lambda demand: SharedRateLimiter(claimer, demand, pushback, latency=latency),
         settings.provider_max_workers,
         tokens_for=partial(rate_tokens, unit=settings.sms_rate_unit),
         new_workspace_limiter=lambda workspace, cap, demand: SharedRateLimiter(
@@ -107,7 +114,10 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         ),
         cap_line=lambda workspace, cap, count: places_in_line(workspace_claimer(channel, workspace, cap), count),
         workspace_claimer=partial(workspace_claimer, channel),
-        new_bulk_limiter=lambda demand: SharedRateLimiter(claimer, demand, pushback, horizon=BULK_HORIZON_SECONDS),
+        channel_plan=claimer.plan,
+        new_bulk_limiter=lambda demand: SharedRateLimiter(
+            claimer, demand, pushback, horizon=BULK_HORIZON_SECONDS, latency=latency
+        ),
     )
     queues = RetryQueues(
         send=send_queue(channel),
