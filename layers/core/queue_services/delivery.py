@@ -337,10 +337,10 @@ class BatchSender:
                 continue
             demand = sum(self._tokens_for(message) for message in group)
             own = self._new_workspace_limiter(workspace, cap, demand)
-            slot = SlotPlan.for_rate(cap).slot_seconds
+            follow = SlotPlan.for_rate(cap).follow_seconds
             # Each capped call claims its own channel slots (CappedLimiter): none left over to go stale.
             limiters[workspace] = CappedLimiter(
-                own, channel_limiter, CAP_WAIT_SECONDS, slot, channel_for_call=new_limiter
+                own, channel_limiter, CAP_WAIT_SECONDS, follow, channel_for_call=new_limiter
             )
         return limiters
 

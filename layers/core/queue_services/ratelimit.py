@@ -86,6 +86,13 @@ class SlotPlan:
         return max(0.001, self.margin_seconds / 4)
 
     @property
+    def follow_seconds(self) -> float:
+        """For a capped workspace's plan: how long after one of its slots the call may still be made (the
+        channel slot it waits for). Half the margin (55 ms for a cap of 10), the other half for the
+        channel's lateness and the trip, so a sliding second holds at most the cap."""
+        return max(0.001, min(self.slot_seconds, self.margin_seconds / 2))
+
+    @property
     def slots_per_claim(self) -> int:
         """Consecutive slots one write claims (about 100 ms worth): fewer writes, the same bound."""
         return max(1, round(self.slots_per_second / 10))
@@ -119,8 +126,9 @@ class SlotClaimer(Protocol):
     plan: SlotPlan
 
     def claim(self, earliest: float, latest: float, max_slots: int | None = None) -> Slot | None:
-        """The first free slots at or after earliest, or None if none starts by latest: max_slots of them
-        (plan.slots_per_claim if None), fewer where a second ends or a cap stops them."""
+        """The first free slots from the one that holds earliest (it may start up to a slot before it), or
+        None if none starts by latest: max_slots of them (plan.slots_per_claim if None), fewer where a
+        second ends or a cap stops them."""
         ...
 
     def slow_down(self, now: float, pause_seconds: float) -> None:
@@ -379,11 +387,13 @@ class WorkspaceCapReached(Exception):
 
 class CappedLimiter:
     """A capped workspace's view in a batch of capped messages only (else CappedBesideOthers): a slot of
-    the workspace's own limiter, then one of the channel's within one workspace slot of it.
+    the workspace's own limiter, then one of the channel's within follow_seconds of it.
 
     The workspace's slots are spaced for its cap (9 a second for a cap of 10), and its calls are made at
-    most one workspace slot after their workspace slot's time, so a sliding second holds at most its
-    slots + 2 (11 for a cap of 10); the channel slot keeps the channel under the provider's rate. A
+    most SlotPlan.follow_seconds (half its margin: 55 ms for a cap of 10) after their workspace slot's
+    time, so a sliding second holds at most the cap while lateness and the trip vary by less than the
+    other half (it held slots + 2, 11 for a cap of 10, when a call could follow a whole workspace slot
+    later); the channel slot keeps the channel under the provider's rate. A
     message that gets no workspace slot within wait_seconds, or no channel slot right after one, is
     handed back (WorkspaceCapReached), so its thread is soon free for the other workspaces.
 
@@ -428,8 +438,8 @@ class CappedBesideOthers:
     (CappedLimiter), and the capped workspace starved while others had work (bench/RESULTS.md, cap
     diagnostics). Taking the channel slot first puts the workspace slot where the channel has room; a
     channel slot that finds none goes back to the batch's handle for its uncapped messages, so the
-    channel loses nothing. The bound is CappedLimiter's: each call is made at most one workspace slot
-    after its workspace slot's time.
+    channel loses nothing. The bound is CappedLimiter's: each call is made at most follow_seconds after
+    its workspace slot's time.
     """
 
     def __init__(self, workspace: SlotClaimer, channel: SharedRateLimiter) -> None:
@@ -457,10 +467,14 @@ class CappedBesideOthers:
         at = self._channel.reserve(deadline, tokens)
         if at is None:
             return None
-        step = self._workspace.plan.slot_seconds
-        tokens = min(max(1, tokens), self._workspace.plan.slots_per_second)
-        # The last of the call's workspace slots within one workspace slot before the channel's.
-        own = self._workspace.claim(at - tokens * step, at - (tokens - 1) * step, tokens)
+        plan = self._workspace.plan
+        step = plan.slot_seconds
+        tokens = min(max(1, tokens), plan.slots_per_second)
+        # The last of the call's workspace slots at most follow_seconds before the channel's. A claim from
+        # `earliest` may get the slot that holds it, up to a slot before it (the table's slots are a grid):
+        # asking from a slot later, less a hair, gets the first slot starting at or after the window's start.
+        last = at - (tokens - 1) * step
+        own = self._workspace.claim(last - plan.follow_seconds + step - 1e-6, last, tokens)
         if own is None or own.tokens < tokens:
             self._channel.release(at, tokens)
             raise WorkspaceCapReached("no slot of the workspace's cap right before the channel slot")
