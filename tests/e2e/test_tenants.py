@@ -47,8 +47,9 @@ def test_a_capped_workspace_keeps_to_its_cap_and_the_other_is_not_held_up(tenant
     send_at = (datetime.now(UTC) + timedelta(seconds=8)).isoformat()
     ids = post_all(tenants, sms_for(CAPPED, 30, sendAt=send_at) + sms_for(OTHER, 100, sendAt=send_at))
     # When they drain
-    wait_until(lambda: len(tenants.sink_messages("sms")) >= len(ids), timeout=60, interval=0.5)
-    messages = tenants.sink_messages("sms")
+    # (only this test's messages: the stack is shared, and an earlier test's late ones are not ours)
+    wait_until(lambda: {m["messageId"] for m in tenants.sink_messages("sms")} >= ids, timeout=60, interval=0.5)
+    messages = [m for m in tenants.sink_messages("sms") if m["messageId"] in ids]
     assert sorted(m["messageId"] for m in messages) == sorted(ids)
     capped = sorted(m["receivedAt"] for m in messages if m["workspaceId"] == CAPPED)
     other = sorted(m["receivedAt"] for m in messages if m["workspaceId"] == OTHER)
@@ -56,7 +57,7 @@ def test_a_capped_workspace_keeps_to_its_cap_and_the_other_is_not_held_up(tenant
     assert busiest_window(capped) <= 5
     assert capped[-1] - capped[0] >= 29 / 5
     # And workspace-456 was not held to the cap beside it: 100 at 5/s would take 20 s. (How close to the
-    # channel's rate it gets is bench/tenants.py's figure, 83-89 % alone on 2 cores; with the other pytest
+    # channel's rate it gets is bench/tenants.py's figure, 71-91 % alone on 2 cores; with the other pytest
     # worker busy beside it, it once took 8.2 s here.)
     assert other[-1] - other[0] < 12
     assert busiest_window(sorted(capped + other)) <= 50
