@@ -82,11 +82,9 @@ LEFT_SCHEDULED: list[str] = []
 
 
 @pytest.fixture(scope="module", autouse=True)
-def cancel_what_the_cells_left_scheduled(request: pytest.FixtureRequest) -> Iterator[None]:
+def cancel_what_the_cells_left_scheduled(local_stack: LocalStackProcess) -> Iterator[None]:
     yield
-    if not LEFT_SCHEDULED:
-        return
-    stack: LocalStackProcess = request.getfixturevalue("local_stack")
+    stack = local_stack
     for message_id in LEFT_SCHEDULED:
         answer = stack.http.delete(f"{stack.api}/api/messages/{message_id}", timeout=10)
         assert answer.status_code in (200, 409), answer.text  # 409: a cell cancelled it already

@@ -76,5 +76,7 @@ def test_a_paused_workspace_waits_and_goes_soon_after_its_resume(tenants: LocalS
     resumed = time.time()
     wait_until(lambda: len(tenants.sink_messages("sms")) >= len(ids), timeout=15, interval=0.25)
     assert max(m["receivedAt"] for m in tenants.sink_messages("sms")) - resumed <= 10
+    # (a batch writes its counts after its last send reaches the sink: wait for them, then look)
+    wait_until(lambda: tenants.metrics()["sms"]["workspaces"].get(CAPPED, {}).get("total") == 20, timeout=10)
     counts = tenants.metrics()["sms"]["workspaces"][CAPPED]
     assert (counts["success"], counts["failed"]) == (20, 0)
