@@ -47,6 +47,18 @@ def test_every_patch_applied_twice_leaves_one_layer() -> None:
     assert {(owner.__name__, name): getattr(owner, name) for owner, name in PATCHED} == first
 
 
+def table_with_hash_key(name: str, key: str) -> Any:
+    """A DynamoDB client (inside mock_aws) with one on-demand table keyed by a string hash key."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
+
+
 def test_writes_stay_atomic_when_a_write_patch_comes_after_the_locks() -> None:
     # The integration tier takes the locks at import; a later simple_set_updates (this file's tests apply
     # every patch) replaced update_item with a fast path of its own, and two rate-limit claimers then got
@@ -57,13 +69,7 @@ def test_writes_stay_atomic_when_a_write_patch_comes_after_the_locks() -> None:
         patch()
     assert dynamodb_writes_hold_table_locks()
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="claims",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        client = table_with_hash_key("claims", "pk")
         winners: Counter[int] = Counter()
         rounds, claimers = 30, 6
         start = threading.Barrier(claimers)
@@ -329,13 +335,7 @@ def test_sends_read_the_dedup_flag_cheaply_and_every_other_reader_gets_full_attr
 def test_items_over_400_kb_are_still_refused_however_they_grow() -> None:
     incremental_item_size()
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="t",
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        ddb = table_with_hash_key("t", "k")
         ddb.put_item(TableName="t", Item={"k": {"S": "a"}, "x": {"S": "1" * 200_000}})
         with pytest.raises(ddb.exceptions.ClientError, match="maximum allowed size"):
             ddb.put_item(TableName="t", Item={"k": {"S": "b"}, "x": {"S": "1" * 300_000}, "y": {"S": "2" * 200_000}})

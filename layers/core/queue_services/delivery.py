@@ -302,14 +302,18 @@ class BatchSender:
         if plan is None or all(caps.get(message.workspace_id) is not None for message in messages.values()):
             return {}
         batch_tokens = sum(self._tokens_for(message) for message in messages.values())
+        allowed = {
+            workspace: capped_attempts(batch_tokens, plan.slots_per_second, cap)
+            for workspace, cap in caps.items()
+            if cap is not None
+        }
         seen: dict[str, int] = defaultdict(int)
         held: dict[str, DeliveryOutcome | None] = {}
         for key, message in messages.items():
-            cap = caps.get(message.workspace_id)
-            if cap is None:
+            if message.workspace_id not in allowed:
                 continue
             seen[message.workspace_id] += 1
-            if seen[message.workspace_id] > capped_attempts(batch_tokens, plan.slots_per_second, cap):
+            if seen[message.workspace_id] > allowed[message.workspace_id]:
                 held[key] = DeliveryOutcome(message.message_id, message.workspace_id, OutcomeKind.DEFERRED, CAPPED)
         placed = list(held.values())
         self._place_in_lines(placed, caps)

@@ -248,10 +248,6 @@ class SharedRateLimiter:
         self.claims = 0
         self.dropped = 0
 
-    @property
-    def plan(self) -> SlotPlan:
-        return self._claimer.plan
-
     def _slots_wanted(self, tokens: int) -> int:
         """A claim's worth of slots, fewer near the end of the batch's demand, never fewer than the call needs."""
         per_claim = self._claimer.plan.slots_per_claim
