@@ -93,8 +93,11 @@ def test_failures_are_exactly_the_retryable_refusals(stack: Stack) -> None:
 
 @pytest.mark.parametrize(
     ("faults", "expect_rate_limited"),
-    [({"rate429": 1.0}, True), ({"rate5xx": 1.0}, False), ({"latencyMs": 800}, False)],
-    ids=["429", "5xx", "timeout"],
+    [
+        pytest.param({"rate429": 1.0}, True, id="429"),
+        pytest.param({"rate5xx": 1.0}, False, id="5xx"),
+        pytest.param({"latencyMs": 800}, False, id="timeout", marks=pytest.mark.provider_read_timeout(0.5)),
+    ],
 )
 def test_retryable_answers_fail_the_records_for_redelivery(
     stack: Stack, faults: dict[str, Any], expect_rate_limited: bool
