@@ -27,7 +27,9 @@ def start(stack: LocalStackProcess, count: int) -> dict[str, Any]:
 
 
 def progress(stack: LocalStackProcess, broadcast_id: str) -> dict[str, Any]:
-    answer = stack.http.get(f"{stack.api}/api/broadcasts/{broadcast_id}", timeout=10)
+    # Counted from the ledger's index: in moto that is ~0.3 ms per record, slower beside a drain on a loaded
+    # machine (CI took over 10 s once, before the emulator's quick projections). The qs client waits 30 s.
+    answer = stack.http.get(f"{stack.api}/api/broadcasts/{broadcast_id}", timeout=30)
     assert answer.status_code == 200, answer.text
     view: dict[str, Any] = answer.json()
     return view

@@ -24,6 +24,7 @@ from local_stack.moto_patches import (
     plain_dynamodb_answers,
     plain_sqs_receive_answers,
     quick_sqs_scans,
+    quick_top_level_projections,
     simple_set_updates,
 )
 
@@ -258,6 +259,90 @@ def test_simple_set_updates_do_what_moto_does(monkeypatch: pytest.MonkeyPatch) -
     assert fast == updates_answers()
     assert fast[1]["error"] == "ConditionalCheckFailedException"
     assert fast[1]["item"]["next"] == {"N": "5"}
+
+
+def projected_answers() -> list[Any]:
+    """Queries and reads that project: on indexes (keys only, included attributes), with projection
+    expressions on scalars, a missing attribute, a map, a nested path and a list element."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        index_keys = [{"AttributeName": "group", "KeyType": "HASH"}]
+        client.create_table(
+            TableName="T",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "group", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {"IndexName": "keys", "KeySchema": index_keys, "Projection": {"ProjectionType": "KEYS_ONLY"}},
+                {
+                    "IndexName": "some",
+                    "KeySchema": index_keys,
+                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["status", "lastError", "m", "n"]},
+                },
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n in range(6):
+            item = {
+                "pk": {"S": f"p{n}"},
+                "group": {"S": "g"},
+                "status": {"S": "sent" if n % 2 else "failed"},
+                "n": {"N": str(n * 1.5)},
+                "flag": {"BOOL": n % 3 == 0},
+                "m": {"M": {"inner": {"S": "x"}, "list": {"L": [{"N": "1"}, {"S": "y"}]}}},
+                "ss": {"SS": ["a", "b"]},
+            }
+            if n % 2:
+                item["lastError"] = {"S": "HTTP 400: refused"}
+            client.put_item(TableName="T", Item=item)
+        group = {"KeyConditionExpression": "#g = :g", "ExpressionAttributeValues": {":g": {"S": "g"}}}
+        names = {"#g": "group", "#s": "status"}
+        answers: list[Any] = [
+            client.query(TableName="T", IndexName="keys", ExpressionAttributeNames={"#g": "group"}, **group),
+            client.query(TableName="T", IndexName="some", ExpressionAttributeNames={"#g": "group"}, **group),
+            client.query(
+                TableName="T",
+                IndexName="some",
+                ProjectionExpression="#s, lastError, n",
+                ExpressionAttributeNames=names,
+                **group,
+            ),
+            client.query(
+                TableName="T",
+                IndexName="some",
+                ProjectionExpression="m.inner, #s",
+                ExpressionAttributeNames=names,
+                **group,
+            ),
+            client.query(
+                TableName="T",
+                IndexName="some",
+                ProjectionExpression="m, n",
+                ExpressionAttributeNames={"#g": "group"},
+                **group,
+            ),
+            client.get_item(TableName="T", Key={"pk": {"S": "p1"}}, ProjectionExpression="flag, ss, nothing"),
+            client.get_item(TableName="T", Key={"pk": {"S": "p2"}}, ProjectionExpression="flag, n, pk"),
+            client.get_item(TableName="T", Key={"pk": {"S": "p3"}}, ProjectionExpression="m.list[1], lastError"),
+            client.scan(TableName="T", ProjectionExpression="pk, #s", ExpressionAttributeNames={"#s": "status"}),
+        ]
+        for answer in answers:
+            answer.pop("ResponseMetadata", None)
+            for item in answer.get("Items", []):
+                assert "ss" not in item or "flag" in item  # projected, not whole items
+        return answers
+
+
+def test_quick_top_level_projections_answer_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    quick_top_level_projections()
+    fast = projected_answers()
+    monkeypatch.setattr(Item, "project", Item.project_through_moto)  # type: ignore[attr-defined]
+    assert fast == projected_answers()
+    assert fast[2]["Items"][1] == {"status": {"S": "sent"}, "lastError": {"S": "HTTP 400: refused"}, "n": {"N": "1.5"}}
 
 
 def queue_traffic() -> list[Any]:
