@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import Counter
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.responses import BaseResponse
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.responses import DynamoResult
 from moto.sqs.models import SQSBackend
 from moto.sqs.responses import SQSResponse
@@ -22,7 +25,9 @@ from local_stack.moto_patches import (
     dynamodb_writes_hold_table_locks,
     incremental_item_size,
     plain_dynamodb_answers,
+    plain_json_requests,
     plain_sqs_receive_answers,
+    plain_sqs_write_answers,
     quick_sqs_scans,
     quick_top_level_projections,
     simple_set_updates,
@@ -36,6 +41,9 @@ PATCHED = (
     (SQSBackend, "send_message"),
     (SQSBackend, "is_message_valid_based_on_retention_period"),
     (SQSResponse, "start_message_move_task"),
+    (SQSResponse, "send_message_batch"),
+    (BaseResponse, "parse_parameters"),
+    (Item, "project"),
 )
 
 
@@ -184,6 +192,47 @@ def test_plain_sqs_receive_answers_are_what_the_shape_serializer_writes(
     fast = received(attributes)
     monkeypatch.setattr(SQSResponse, "receive_message", SQSResponse.receive_message_with_shapes)
     assert fast == received(attributes)
+
+
+def sqs_write_answers() -> list[Any]:
+    """SendMessage, SendMessageBatch and DeleteMessageBatch answers, with and without message attributes,
+    a delete refused among others; the ids and handles that differ between runs blanked."""
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        attributes = {"k": {"DataType": "String", "StringValue": "v"}, "n": {"DataType": "Number", "StringValue": "1"}}
+        answers: list[Any] = [
+            sqs.send_message(QueueUrl=url, MessageBody="plain"),
+            sqs.send_message(QueueUrl=url, MessageBody="with", MessageAttributes=attributes, DelaySeconds=0),
+            sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": "a", "MessageBody": "one"},
+                    {"Id": "b", "MessageBody": "two", "DelaySeconds": 5, "MessageAttributes": attributes},
+                ],
+            ),
+        ]
+        handles = [m["ReceiptHandle"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+        entries = [{"Id": str(n), "ReceiptHandle": handle} for n, handle in enumerate(handles)]
+        answers.append(
+            sqs.delete_message_batch(QueueUrl=url, Entries=[*entries, {"Id": "bad", "ReceiptHandle": "not-a-handle"}])
+        )
+        for answer in answers:
+            answer.pop("ResponseMetadata", None)
+            answer.pop("MessageId", None)
+            for entry in answer.get("Successful", []):
+                entry.pop("MessageId", None)
+        return answers
+
+
+def test_plain_sqs_write_answers_are_what_the_shape_serializer_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain_sqs_write_answers()
+    fast = sqs_write_answers()
+    for name in ("send_message", "send_message_batch", "delete_message_batch"):
+        monkeypatch.setattr(SQSResponse, name, getattr(SQSResponse, f"{name}_with_shapes"))
+    assert fast == sqs_write_answers()
+    assert [e["Id"] for e in fast[2]["Successful"]] == ["a", "b"]
+    assert [e["Id"] for e in fast[3]["Failed"]] == ["bad"]
 
 
 def updates_answers() -> list[Any]:
@@ -336,8 +385,6 @@ def projected_answers() -> list[Any]:
 
 
 def test_quick_top_level_projections_answer_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto.dynamodb.models.dynamo_type import Item
-
     quick_top_level_projections()
     fast = projected_answers()
     monkeypatch.setattr(Item, "project", Item.project_through_moto)  # type: ignore[attr-defined]
@@ -390,6 +437,66 @@ def test_quick_sqs_scans_answer_as_moto_does(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(sqs_models.Queue, "delete_message", moto_delete)
     assert fast == queue_traffic()
     assert fast[1][0] == ["0", "1", "2", "3", "4", "stale"]
+
+
+def binary_traffic() -> list[Any]:
+    """Requests with blobs (a DynamoDB binary attribute, an SQS binary message attribute) and without."""
+    with mock_aws():
+        client = table_with_hash_key("T", "pk")
+        client.put_item(TableName="T", Item={"pk": {"S": "a"}, "b": {"B": b"\x00\x01"}, "bs": {"BS": [b"\x02"]}})
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        attributes = {
+            "text": {"DataType": "String", "StringValue": "x"},
+            "raw": {"DataType": "Binary", "BinaryValue": b"\x00\xff"},
+        }
+        sqs.send_message(QueueUrl=url, MessageBody="one", MessageAttributes=attributes)
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": "1", "MessageBody": "two", "DelaySeconds": 0, "MessageAttributes": attributes}],
+        )
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        return [
+            client.get_item(TableName="T", Key={"pk": {"S": "a"}})["Item"],
+            sorted((m["Body"], m["MessageAttributes"]["raw"]["BinaryValue"]) for m in received["Messages"]),
+        ]
+
+
+RANDOM_VALUES = frozenset({"ClientRequestToken", "ReceiptHandle"})
+
+
+def without_random_values(value: Any) -> Any:
+    """Parameters with the values that differ on every run (tokens, receipt handles) blanked."""
+    if isinstance(value, dict):
+        return {k: "<random>" if k in RANDOM_VALUES else without_random_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_random_values(v) for v in value]
+    return value
+
+
+def parsed_requests(monkeypatch: pytest.MonkeyPatch, parse: Any) -> tuple[list[Any], list[Any]]:
+    """Every request's parsed parameters (by parse) and the answers, over the other tests' call sequences."""
+    recorded: list[Any] = []
+
+    def record(self: BaseResponse, request: Any) -> None:
+        parse(self, request)
+        recorded.append((self._get_action(), without_random_values(copy.deepcopy(getattr(self, "params", None)))))
+
+    monkeypatch.setattr(BaseResponse, "parse_parameters", record)
+    answers = [dynamodb_answers(), updates_answers(), projected_answers(), queue_traffic(), binary_traffic()]
+    return recorded, answers
+
+
+def test_plain_json_requests_parse_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain_json_requests()
+    fast = parsed_requests(monkeypatch, BaseResponse.parse_parameters)
+    slow = parsed_requests(monkeypatch, BaseResponse.parse_parameters_through_moto)  # type: ignore[attr-defined]
+    assert fast == slow
+    actions = Counter(action for action, _ in fast[0])
+    assert actions["BatchWriteItem"]
+    assert actions["SendMessageBatch"]
+    assert actions["Query"]
+    assert fast[1][-1][1] == [("one", b"\x00\xff"), ("two", b"\x00\xff")]
 
 
 def test_sends_read_the_dedup_flag_cheaply_and_every_other_reader_gets_full_attributes() -> None:
