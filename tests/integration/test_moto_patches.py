@@ -287,6 +287,21 @@ def updates_answers() -> list[Any]:
                 "ExpressionAttributeValues": {":m": {"M": {"a": {"S": "b"}}}, ":l": {"L": [{"N": "1"}]}},
                 "ReturnValues": "UPDATED_NEW",
             },
+            {  # a claim's move: set, and drop an attribute there is and one there is not
+                "UpdateExpression": "SET #s = :s, updatedAt = :now REMOVE m, #gone",
+                "ConditionExpression": "#s IN (:q, :s) OR attribute_not_exists(#s)",
+                "ExpressionAttributeNames": {"#s": "status", "#gone": "gone"},
+                "ExpressionAttributeValues": {":s": {"S": "sending"}, ":q": {"S": "queued"}, ":now": {"S": "t"}},
+                "ReturnValues": "ALL_NEW",
+            },
+            {  # refused by its condition: nothing removed
+                "UpdateExpression": "SET #s = :s REMOVE l",
+                "ConditionExpression": "#s = :q",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":s": {"S": "cancelled"}, ":q": {"S": "queued"}},
+            },
+            {"UpdateExpression": "SET a = :v REMOVE a", "ExpressionAttributeValues": {":v": {"S": "x"}}},  # overlap
+            {"UpdateExpression": "SET a = :v REMOVE sk", "ExpressionAttributeValues": {":v": {"S": "x"}}},  # a key
             {"UpdateExpression": "SET pk = :v", "ExpressionAttributeValues": {":v": {"S": "other"}}},  # a key: refused
             {"UpdateExpression": "SET a = :missing", "ExpressionAttributeValues": {":v": {"S": "x"}}},  # unknown value
         ]
