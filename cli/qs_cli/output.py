@@ -27,10 +27,16 @@ def cell(value: Any) -> str:
 
 def show_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     table = Table(title=title)
-    for column in columns:
-        table.add_column(column, overflow="fold")  # ids must stay whole to be copied, even in 80 columns
-    for row in rows:
-        table.add_row(*(cell(row.get(column)) for column in columns))
+    cells = [[cell(row.get(column)) for column in columns] for row in rows]
+    for index, column in enumerate(columns):
+        if column.endswith("Id"):
+            # An id stays whole on one line, to be copied, even in 80 columns: the other columns fold.
+            width = max([len(column), *(len(values[index]) for values in cells)])
+            table.add_column(column, no_wrap=True, min_width=width)
+        else:
+            table.add_column(column, overflow="fold")
+    for values in cells:
+        table.add_row(*values)
     console.print(table)
 
 
