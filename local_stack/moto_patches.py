@@ -460,7 +460,11 @@ def _plain_json_result_type() -> type[ActionResult]:
         def execute_result(self, context: Any) -> Any:
             if not issubclass(context.serializer_class, BaseJSONSerializer):
                 return super().execute_result(context)
-            return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result)
+            try:
+                body = json.dumps(self.result)
+            except TypeError:
+                return super().execute_result(context)  # bytes (a binary value): the serializer encodes them
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
     return PlainJsonResult
 
@@ -507,7 +511,6 @@ def plain_sqs_write_answers() -> None:
     already wire JSON; the query (XML) protocol still goes through the serializer
     (tests/integration/test_moto_patches.py compares both).
     """
-    import json
 
     from moto.core.responses import ActionResult
     from moto.sqs.responses import SQSResponse
@@ -517,10 +520,6 @@ def plain_sqs_write_answers() -> None:
         def answer(self: SQSResponse) -> ActionResult:
             result = original(self)
             if not isinstance(result, ActionResult) or not isinstance(result.result, dict):
-                return result
-            try:
-                json.dumps(result.result)
-            except TypeError:
                 return result
             return plain_json_result(result.result)
 
