@@ -152,7 +152,9 @@ def running_stack(log_dir: Path, *params: str) -> Iterator[LocalStackProcess]:
             raise AssertionError(f"local stack exited early:\n{stack.log()}")
         try:
             return requests.get(f"{stack.api}/health", timeout=2).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not up yet, or the api's first environment still starting (INIT took over 2 s on a loaded
+            # machine): ask again until the minute is up.
             return False
 
     try:
