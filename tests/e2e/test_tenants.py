@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -80,3 +81,17 @@ def test_a_paused_workspace_waits_and_goes_soon_after_its_resume(tenants: LocalS
     wait_until(lambda: tenants.metrics()["sms"]["workspaces"].get(CAPPED, {}).get("total") == 20, timeout=10)
     counts = tenants.metrics()["sms"]["workspaces"][CAPPED]
     assert (counts["success"], counts["failed"]) == (20, 0)
+
+
+def test_a_workspace_capped_under_one_a_second_sends_one_message_every_period(tenants: LocalStackProcess) -> None:
+    # Given workspace-123 capped at 0.5 SMS/s (one slot every 2.04 s), and 4 SMS from it due together
+    put_settings(tenants, CAPPED, {"smsPerSecond": 0.5})
+    time.sleep(3.5)  # no worker still has the workspace's earlier settings cached
+    ids = post_all(tenants, sms_for(CAPPED, 4))
+    # When they drain
+    wait_until(lambda: {m["messageId"] for m in tenants.sink_messages("sms")} >= ids, timeout=60, interval=0.5)
+    arrived = sorted(m["receivedAt"] for m in tenants.sink_messages("sms") if m["messageId"] in ids)
+    # Then all arrived, never two within a second, each about a period after the last (less its lateness)
+    assert len(arrived) == 4
+    assert busiest_window(arrived) == 1
+    assert min(later - earlier for earlier, later in itertools.pairwise(arrived)) > 1.9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
@@ -120,10 +121,10 @@ def test_slow_down_pauses_every_claimer_then_recovers_gradually(dynamodb: Any) -
             claimed = other.claim(second, second + 0.999)
             if claimed is None:
                 break
-            slots += round((claimed.end - claimed.start) * PLAN.slots_per_second)
+            slots += round((claimed.end - claimed.start) * PLAN.slots_per_period)
         usable.append(slots)
-    usable[0] += round((slot.end - slot.start) * PLAN.slots_per_second)  # the claim above
-    assert usable == [int(PLAN.slots_per_second * share) for share in RECOVERY_STEPS] + [PLAN.slots_per_second]
+    usable[0] += round((slot.end - slot.start) * PLAN.slots_per_period)  # the claim above
+    assert usable == [int(PLAN.slots_per_period * share) for share in RECOVERY_STEPS] + [PLAN.slots_per_period]
 
 
 def test_a_second_429_never_lifts_an_earlier_longer_pause(dynamodb: Any) -> None:
@@ -159,3 +160,22 @@ def test_known_frontier_is_where_the_slots_this_process_saw_taken_end(dynamodb: 
     assert mine.known_frontier() == pytest.approx(now + 3 / 49)
     assert mine.claim(now, now + 10, max_slots=1) is not None
     assert mine.known_frontier() == pytest.approx(now + 14 / 49)
+
+
+def test_a_rate_under_two_a_second_gets_one_slot_a_period_over_a_second(dynamodb: Any) -> None:
+    # A workspace capped at 0.5 a second: one slot every 2.04 s (SlotPlan), one item per period
+    plan = SlotPlan.for_rate(0.5)
+    claimer = DynamoDbSlotClaimer(dynamodb, "rate", "sms#workspace#w", plan)
+    now = 2_000_000_000.3
+    slots = [claimer.claim(now, now + 60) for _ in range(4)]
+    starts = [slot.start for slot in slots if slot is not None]
+    assert [slot.tokens for slot in slots if slot is not None] == [1, 1, 1, 1]
+    # The first holds now; each next one is a period later
+    assert starts[0] <= now < starts[0] + plan.period_seconds
+    assert [later - earlier for earlier, later in itertools.pairwise(starts)] == pytest.approx([2.04] * 3)
+    assert claimer.known_frontier() == pytest.approx(starts[-1] + 2.04)
+    # Another environment's claimer gets the slot after them, never one of them
+    other = DynamoDbSlotClaimer(dynamodb, "rate", "sms#workspace#w", plan)
+    slot = other.claim(now, now + 60)
+    assert slot is not None
+    assert slot.start == pytest.approx(starts[-1] + 2.04)

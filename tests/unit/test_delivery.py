@@ -14,6 +14,7 @@ from queue_services.delivery import (
     EXPIRED,
     BatchSender,
     OutcomeKind,
+    cap_wait_seconds,
     capped_attempts,
     count_outcomes,
     group_by_workspace,
@@ -413,3 +414,10 @@ def test_nothing_is_held_over_cap_without_uncapped_messages_or_without_the_chann
     assert over_cap_sender(booked, SlotPlan.for_rate(50)).hold_over_caps(only_capped, {"capped": 10}) == {}
     assert over_cap_sender(booked, None).hold_over_caps(mixed, {"capped": 10}) == {}
     assert booked == []
+
+
+@pytest.mark.parametrize(("cap", "wait"), [(10, 1.0), (1, 1.375), (0.5, 2.55)])
+def test_a_capped_message_waits_for_a_workspace_slot_at_least_a_second_or_a_slot_and_a_quarter(
+    cap: float, wait: float
+) -> None:
+    assert cap_wait_seconds(SlotPlan.for_rate(cap)) == pytest.approx(wait)

@@ -34,11 +34,26 @@ from queue_services.ratelimit import (
 )
 def test_slot_plan_leaves_a_margin_below_the_rate(rate: float, slots: int, per_claim: int, skip: int) -> None:
     plan = SlotPlan.for_rate(rate)
-    assert (plan.slots_per_second, plan.slots_per_claim, plan.skip_slots) == (slots, per_claim, skip)
+    assert (plan.slots_per_period, plan.slots_per_claim, plan.skip_slots) == (slots, per_claim, skip)
     # At least 2 % of a second is left over at the provider's rate, a quarter of it for a call's lateness
     # (the rest for its way to the provider).
     assert plan.margin_seconds >= 0.02
     assert plan.lateness_seconds == pytest.approx(plan.margin_seconds / 4)
+
+
+@pytest.mark.parametrize(
+    ("rate", "slots", "period"),
+    [(4.5, 3, 1.0), (3.5, 2, 1.0), (2, 1, 1.0), (1.5, 1, 1.1), (1, 1, 1.1), (0.5, 1, 2.04), (0.1, 1, 10.2)],
+)
+def test_fractional_and_low_rates_get_slots_from_their_whole_part_or_periods_over_a_second(
+    rate: float, slots: int, period: float
+) -> None:
+    # A rate's fraction adds no slot (3 slots for 4.5 a second, as for 4); under 2 a second one slot a
+    # period, the period over a second by the low-rate margin at least, and no faster than the rate.
+    plan = SlotPlan.for_rate(rate)
+    assert (plan.slots_per_period, plan.period_seconds) == (slots, pytest.approx(period))
+    assert plan.slots_per_second <= rate
+    assert plan.margin_seconds >= 0.1
 
 
 def most_in_a_second(times: list[float]) -> int:
@@ -59,11 +74,11 @@ def test_calls_late_by_up_to_the_margin_never_put_more_than_the_rate_in_a_slidin
     # (its own lateness plus the network's), at random and in the worst pattern (the first call of a
     # window as late as allowed, every later one on time)
     plan = SlotPlan.for_rate(rate)
-    slots = [n * plan.slot_seconds for n in range(5 * plan.slots_per_second)]
+    slots = [n * plan.slot_seconds for n in range(5 * plan.slots_per_period)]
     worst = plan.margin_seconds * 0.999
     generator = random.Random(rate)
     patterns = [[generator.uniform(0, worst) for _ in slots] for _ in range(20)]
-    patterns += [[worst if n % plan.slots_per_second == 0 else 0.0 for n in range(len(slots))]]
+    patterns += [[worst if n % plan.slots_per_period == 0 else 0.0 for n in range(len(slots))]]
     # Then no sliding second at the provider holds more than the rate
     for delays in patterns:
         assert most_in_a_second([at + delay for at, delay in zip(slots, delays, strict=True)]) <= rate
@@ -551,17 +566,19 @@ def test_claim_latency_is_the_slowest_recent_claim_within_bounds() -> None:
     assert latency.lead() == 0.1
 
 
-@pytest.mark.parametrize("cap", [2, 5, 10, 25, 49])
-def test_capped_calls_following_their_slots_within_bounds_never_put_more_than_the_cap_in_a_second(cap: int) -> None:
-    # Given every workspace slot of ten seconds used, each call made up to follow_seconds after its slot
+@pytest.mark.parametrize("cap", [0.1, 0.5, 1, 1.5, 2, 3.5, 4.5, 5, 10, 25, 49, 49.9])
+def test_capped_calls_following_their_slots_within_bounds_never_put_more_than_the_cap_in_a_second(cap: float) -> None:
+    # Given every workspace slot of ten periods used, each call made up to follow_seconds after its slot
     # and then up to the other half of the margin later still (lateness and the trip), at random and in
     # the worst pattern (a window's first call as late as allowed, every later one on time)
     plan = SlotPlan.for_rate(cap)
-    slots = [n * plan.slot_seconds for n in range(10 * plan.slots_per_second)]
+    slots = [n * plan.slot_seconds for n in range(10 * plan.slots_per_period)]
     worst = (plan.follow_seconds + plan.margin_seconds / 2) * 0.999
     generator = random.Random(cap)
     patterns = [[generator.uniform(0, worst) for _ in slots] for _ in range(20)]
-    patterns += [[worst if n % plan.slots_per_second == 0 else 0.0 for n in range(len(slots))]]
-    # Then no sliding second holds more than the cap
+    patterns += [[worst if n % plan.slots_per_period == 0 else 0.0 for n in range(len(slots))]]
+    # Then no sliding second holds more than the cap (one call, under 2 a second), nor do the calls average
+    # more than the cap
     for delays in patterns:
-        assert most_in_a_second([at + delay for at, delay in zip(slots, delays, strict=True)]) <= cap
+        assert most_in_a_second([at + delay for at, delay in zip(slots, delays, strict=True)]) <= max(1, cap)
+    assert len(slots) / (len(slots) * plan.slot_seconds) <= cap

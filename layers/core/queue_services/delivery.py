@@ -102,7 +102,7 @@ def interleave_workspaces(groups: dict[str, list[QueuedMessage]]) -> list[Queued
     return [message for row in rounds for message in row if message is not None]
 
 
-def capped_attempts(batch_tokens: int, channel_slots_per_second: int, cap: float) -> int:
+def capped_attempts(batch_tokens: int, channel_slots_per_second: float, cap: float) -> int:
     """How many of a capped workspace's messages a batch beside uncapped ones tries: what its cap allows
     while the batch would drain at the channel's whole rate, and one more (pure).
 
@@ -111,7 +111,7 @@ def capped_attempts(batch_tokens: int, channel_slots_per_second: int, cap: float
     an idempotency record and claimed a workspace slot for each, while the batch's other messages
     waited, and the channel went a fifth to a third unused (bench/RESULTS.md, tenants).
     """
-    batch_seconds = max(1.0, batch_tokens / max(1, channel_slots_per_second))
+    batch_seconds = max(1.0, batch_tokens / max(1.0, channel_slots_per_second))
     return math.ceil(SlotPlan.for_rate(cap).slots_per_second * batch_seconds) + 1
 
 
@@ -153,6 +153,15 @@ class NoRateSlot(QueueServicesError):
 # A capped workspace's message waits at most this long for a slot of its workspace (messages coming back
 # from its waiting line arrive in whole-second groups), then goes back to SQS until its place in the line.
 CAP_WAIT_SECONDS = 1.0
+
+
+def cap_wait_seconds(plan: SlotPlan) -> float:
+    """How long a capped message waits for a slot of its workspace: CAP_WAIT_SECONDS, or a slot's length
+    and a quarter for a cap under 2 a second (its slots are 1.1 s apart or more: a shorter wait would hand
+    many of its messages back without a slot to be had)."""
+    return max(CAP_WAIT_SECONDS, plan.slot_seconds * 1.25)
+
+
 CAP_RETRY_SECONDS = 1.0
 CAPPED = "workspace rate cap"
 
@@ -219,7 +228,7 @@ class BatchSender:
     new_limiter is called once per batch with the rate-limit tokens its messages take (tokens_for: 1 per
     message, or an SMS's segments): the invocation's handle on the channel's shared limiter.
     new_workspace_limiter(workspace, cap, demand) does the same for each capped workspace of the batch; its
-    messages take a slot of their workspace (waiting at most CAP_WAIT_SECONDS), then one of the channel.
+    messages take a slot of their workspace (waiting at most cap_wait_seconds), then one of the channel.
     """
 
     def __init__(
@@ -341,10 +350,10 @@ class BatchSender:
                 continue
             demand = sum(self._tokens_for(message) for message in group)
             own = self._new_workspace_limiter(workspace, cap, demand)
-            follow = SlotPlan.for_rate(cap).follow_seconds
+            plan = SlotPlan.for_rate(cap)
             # Each capped call claims its own channel slots (CappedLimiter): none left over to go stale.
             limiters[workspace] = CappedLimiter(
-                own, channel_limiter, CAP_WAIT_SECONDS, follow, channel_for_call=new_limiter
+                own, channel_limiter, cap_wait_seconds(plan), plan.follow_seconds, channel_for_call=new_limiter
             )
         return limiters
 

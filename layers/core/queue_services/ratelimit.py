@@ -35,6 +35,8 @@ from typing import Protocol
 from queue_services.observability import logger
 
 MARGIN = 0.02
+# Under 2 calls a second, a slot's spacing exceeds a second by at least this: room for lateness and the trip.
+LOW_RATE_MARGIN_SECONDS = 0.1
 # Broadcasts' messages claim slots at most this far ahead (single sends claim as far as they need): a single
 # send then waits at most this long behind a broadcast's backlog, which still gets every slot they leave.
 BULK_HORIZON_SECONDS = 0.25
@@ -61,24 +63,47 @@ class RateLimiter(Protocol):
 
 @dataclass(frozen=True)
 class SlotPlan:
-    """How a channel's rate is cut into time slots: slots_per_second slots of one call each, evenly spaced."""
+    """How a rate is cut into time slots: slots_per_period slots of one call each, evenly spaced over each
+    period of period_seconds (a second, or longer for a rate under 2 a second).
+
+    From 2 a second up, the slots of a second number floor(whole / (1 + MARGIN)), whole being the rate's
+    whole part: a sliding second can hold one call more than a second's slots, so that bound stays at or
+    under the rate, fractional rates included (3 slots, at most 4 calls, for a rate of 4.5; 2 and at most 3
+    for 3.5). Under 2 a second, a sliding second may hold one call at most: one slot a period, the period
+    at least LOW_RATE_MARGIN_SECONDS over a second (two calls never land within a second of each other)
+    and long enough that calls average at most the rate (2.04 s for 0.5 a second).
+    """
 
     rate_per_second: float
-    slots_per_second: int
+    slots_per_period: int
+    period_seconds: float = 1.0
 
     @classmethod
     def for_rate(cls, rate_per_second: float) -> SlotPlan:
-        slots = max(1, math.floor(rate_per_second / (1 + MARGIN) + 1e-9))
-        return cls(rate_per_second=rate_per_second, slots_per_second=slots)
+        whole = math.floor(rate_per_second + 1e-9)
+        if whole >= 2:
+            slots = max(1, math.floor(whole / (1 + MARGIN) + 1e-9))
+            return cls(rate_per_second=rate_per_second, slots_per_period=slots)
+        period = max(1 + LOW_RATE_MARGIN_SECONDS, (1 + MARGIN) / rate_per_second)
+        return cls(rate_per_second=rate_per_second, slots_per_period=1, period_seconds=period)
 
     @property
     def slot_seconds(self) -> float:
-        return 1.0 / self.slots_per_second
+        return self.period_seconds / self.slots_per_period
+
+    @property
+    def slots_per_second(self) -> float:
+        """The plan's pace, in slots a second (under 1 for a period over a second)."""
+        return self.slots_per_period / self.period_seconds
 
     @property
     def margin_seconds(self) -> float:
-        """What a second of slots leaves of a second at the provider's rate: the room for late calls."""
-        return max(0.0, self.rate_per_second / self.slots_per_second - 1.0)
+        """The room for late calls: what a second of slots leaves of a second at the rate's whole part, or,
+        for a period over a second, what a slot's spacing has over a second."""
+        if self.period_seconds > 1.0:
+            return self.slot_seconds - 1.0
+        whole = math.floor(self.rate_per_second + 1e-9)
+        return max(0.0, whole / self.slots_per_period - 1.0)
 
     @property
     def lateness_seconds(self) -> float:
@@ -95,7 +120,7 @@ class SlotPlan:
     @property
     def slots_per_claim(self) -> int:
         """Consecutive slots one write claims (about 100 ms worth): fewer writes, the same bound."""
-        return max(1, round(self.slots_per_second / 10))
+        return max(1, round(self.slots_per_period / self.period_seconds / 10))
 
     @property
     def repeat_window_seconds(self) -> float:
@@ -128,7 +153,7 @@ class SlotClaimer(Protocol):
     def claim(self, earliest: float, latest: float, max_slots: int | None = None) -> Slot | None:
         """The first free slots from the one that holds earliest (it may start up to a slot before it), or
         None if none starts by latest: max_slots of them (plan.slots_per_claim if None), fewer where a
-        second ends or a cap stops them."""
+        period (a second) ends or a cap stops them."""
         ...
 
     def slow_down(self, now: float, pause_seconds: float) -> None:
@@ -266,7 +291,7 @@ class SharedRateLimiter:
     def reserve(self, deadline: float, tokens: int = 1) -> float | None:
         """The time (epoch seconds) of the slots a call of tokens takes, without waiting for it; None if
         there is none by deadline. The call must then wait_for it, or release it."""
-        # More tokens than a second's slots can never be claimed together: such a call waits for a second's worth.
+        # More tokens than a period's slots can never be claimed together: such a call waits for a period's worth.
         tokens = self._clamp(tokens)
         wall_deadline = self._clock() + (deadline - time.monotonic())
         lateness = self._claimer.plan.lateness_seconds
@@ -356,7 +381,7 @@ class SharedRateLimiter:
             self._returned.append((at, self._clamp(tokens)))
 
     def _clamp(self, tokens: int) -> int:
-        return min(max(1, tokens), self._claimer.plan.slots_per_second)
+        return min(max(1, tokens), self._claimer.plan.slots_per_period)
 
     def _take_returned(self, now: float, wall_deadline: float, tokens: int) -> float | None:
         """The earliest fresh slots given back that fit a call of tokens (stale ones are dropped); under _lock."""
@@ -465,7 +490,7 @@ class CappedBesideOthers:
             return None
         plan = self._workspace.plan
         step = plan.slot_seconds
-        tokens = min(max(1, tokens), plan.slots_per_second)
+        tokens = min(max(1, tokens), plan.slots_per_period)
         # The last of the call's workspace slots at most follow_seconds before the channel's. A claim from
         # `earliest` may get the slot that holds it, up to a slot before it (the table's slots are a grid):
         # asking from a slot later, less a hair, gets the first slot starting at or after the window's start.

@@ -1,7 +1,8 @@
-"""The rate limiter's DynamoDB table: each second of a channel is one item whose slots are claimed once."""
+"""The rate limiter's DynamoDB table: each period (a second) of a channel is one item whose slots are claimed once."""
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -13,11 +14,13 @@ RECOVERY_STEPS = (0.25, 0.5, 0.75)
 
 
 class DynamoDbSlotClaimer:
-    """Slot claims on one DynamoDB item per channel and second (time in the key, TTL only for clean-up).
+    """Slot claims on one DynamoDB item per channel and period (time in the key, TTL only for clean-up).
 
-    The item's `next` is the first unclaimed slot of that second; a claim sets it past the claimed slot
+    A period is a second, or longer for a rate under 2 a second (SlotPlan); the key is the period's number
+    (epoch seconds // period_seconds: the second itself for a one-second period). The item's `next` is the
+    first unclaimed slot of that period; a claim sets it past the claimed slot
     with a condition on its old value (optimistic concurrency), so slots go out in time order and once.
-    `cap`, written after a provider 429, lowers how many slots of a second may be claimed: that is how
+    `cap`, written after a provider 429, lowers how many slots of a period may be claimed: that is how
     every worker of the channel slows down together.
     """
 
@@ -30,11 +33,22 @@ class DynamoDbSlotClaimer:
         self._seen: dict[int, tuple[int | None, int]] = {}
         self._lock = threading.Lock()
 
-    def _key(self, second: int) -> dict[str, Any]:
-        return {"pk": {"S": self._pk}, "sk": {"S": str(second)}}
+    def _key(self, period: int) -> dict[str, Any]:
+        return {"pk": {"S": self._pk}, "sk": {"S": str(period)}}
 
-    def _conditional_update(self, second: int, **kwargs: Any) -> dict[str, Any] | None:
-        """UpdateItem on the second's item; the refusal's response if its condition failed, else None."""
+    def _period_of(self, moment: float) -> int:
+        return math.floor(moment / self.plan.period_seconds)
+
+    def _time_of(self, period: int, index: int) -> float:
+        """When slot index of the period starts (epoch seconds)."""
+        plan = self.plan
+        return (period + index / plan.slots_per_period) * plan.period_seconds
+
+    def _expiry(self, period: int) -> dict[str, str]:
+        return {"N": str(int(self._time_of(period, 0)) + 3600)}
+
+    def _conditional_update(self, period: int, **kwargs: Any) -> dict[str, Any] | None:
+        """UpdateItem on the period's item; the refusal's response if its condition failed, else None."""
         self.writes += 1
         _, refusal = call_aws_or_refusal(
             self._ddb,
@@ -42,7 +56,7 @@ class DynamoDbSlotClaimer:
             "rate-limit table",
             "ConditionalCheckFailedException",
             TableName=self._table,
-            Key=self._key(second),
+            Key=self._key(period),
             **kwargs,
         )
         return refusal
@@ -50,19 +64,19 @@ class DynamoDbSlotClaimer:
     def claim(self, earliest: float, latest: float, max_slots: int | None = None) -> Slot | None:
         plan = self.plan
         per_claim = plan.slots_per_claim if max_slots is None else max(1, max_slots)
-        second = int(earliest)
-        index = int((earliest - second) * plan.slots_per_second)
+        period = self._period_of(earliest)
+        index = int((earliest - self._time_of(period, 0)) * plan.slots_per_period / plan.period_seconds)
         with self._lock:
-            # What this process last saw of the second: saves a failed write per claim.
-            taken, cap = self._seen.get(second, (None, plan.slots_per_second))
+            # What this process last saw of the period: saves a failed write per claim.
+            taken, cap = self._seen.get(period, (None, plan.slots_per_period))
         while True:
             slot_index = max(taken or 0, index)
             if slot_index >= cap:
-                second, index = second + 1, 0
+                period, index = period + 1, 0
                 with self._lock:
-                    taken, cap = self._seen.get(second, (None, plan.slots_per_second))
+                    taken, cap = self._seen.get(period, (None, plan.slots_per_period))
                 continue
-            start = second + slot_index / plan.slots_per_second
+            start = self._time_of(period, slot_index)
             if start > latest:
                 return None
             count = min(per_claim, cap - slot_index)
@@ -70,12 +84,12 @@ class DynamoDbSlotClaimer:
             values: dict[str, Any] = {
                 ":next": {"N": str(slot_index + count)},
                 ":last": {"N": str(slot_index + count - 1)},
-                ":expires": {"N": str(second + 3600)},
+                ":expires": self._expiry(period),
             }
             if taken is not None:
                 values[":taken"] = {"N": str(taken)}
             refusal = self._conditional_update(
-                second,
+                period,
                 UpdateExpression="SET #next = :next, expiresAt = :expires",
                 ConditionExpression=f"({condition}) AND (attribute_not_exists(#cap) OR #cap > :last)",
                 ExpressionAttributeNames={"#next": "next", "#cap": "cap"},
@@ -85,43 +99,43 @@ class DynamoDbSlotClaimer:
             if refusal is not None:
                 item = refusal.get("Item") or {}
                 taken = int(item["next"]["N"]) if "next" in item else None
-                cap = int(item["cap"]["N"]) if "cap" in item else plan.slots_per_second
+                cap = int(item["cap"]["N"]) if "cap" in item else plan.slots_per_period
                 if taken is None and cap > slot_index:
                     cap = slot_index  # lost a race that left no trace; move on rather than spin
                 with self._lock:
-                    self._seen[second] = (taken, cap)
+                    self._seen[period] = (taken, cap)
                 continue
             with self._lock:
-                self._seen[second] = (slot_index + count, cap)
-                for old in [s for s in self._seen if s < second - 1]:
+                self._seen[period] = (slot_index + count, cap)
+                for old in [s for s in self._seen if s < period - 1]:
                     del self._seen[old]
-            return Slot(start, second + (slot_index + count) / plan.slots_per_second, count)
+            return Slot(start, self._time_of(period, slot_index + count), count)
 
     def known_frontier(self) -> float | None:
         with self._lock:
             if not self._seen:
                 return None
-            second = max(self._seen)
-            taken, cap = self._seen[second]
-        return second + min(taken or 0, cap) / self.plan.slots_per_second
+            period = max(self._seen)
+            taken, cap = self._seen[period]
+        return self._time_of(period, min(taken or 0, cap))
 
     def slow_down(self, now: float, pause_seconds: float) -> None:
-        """No slots until the pause ends (whole seconds), then a gradual return to the full rate."""
+        """No slots until the pause ends (whole periods), then a gradual return to the full rate."""
         plan = self.plan
-        first = int(now)
-        last_paused = int(now + max(pause_seconds, plan.slot_seconds))
-        caps = {first: int((now - first) * plan.slots_per_second)}
-        caps.update({second: 0 for second in range(first + 1, last_paused + 1)})
+        first = self._period_of(now)
+        last_paused = self._period_of(now + max(pause_seconds, plan.slot_seconds))
+        caps = {first: int((now - self._time_of(first, 0)) / plan.slot_seconds)}
+        caps.update({period: 0 for period in range(first + 1, last_paused + 1)})
         for step, share in enumerate(RECOVERY_STEPS, start=1):
-            caps[last_paused + step] = max(1, int(plan.slots_per_second * share))
-        for second, cap in caps.items():
+            caps[last_paused + step] = max(1, int(plan.slots_per_period * share))
+        for period, cap in caps.items():
             # Refused when a lower cap is there already: that one stands.
             self._conditional_update(
-                second,
+                period,
                 UpdateExpression="SET #cap = :cap, expiresAt = :expires",
                 ConditionExpression="attribute_not_exists(#cap) OR #cap > :cap",
                 ExpressionAttributeNames={"#cap": "cap"},
-                ExpressionAttributeValues={":cap": {"N": str(cap)}, ":expires": {"N": str(second + 3600)}},
+                ExpressionAttributeValues={":cap": {"N": str(cap)}, ":expires": self._expiry(period)},
             )
 
     def places_in_line(self, now: float, step: float, count: int) -> list[float]:
