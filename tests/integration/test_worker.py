@@ -278,7 +278,9 @@ def test_concurrent_invocations_share_one_channel_rate(stack: Stack, monkeypatch
     busiest = max(sum(1 for s in stamps if start <= s < start + 1.0) for start in stamps)
     assert busiest <= 60, f"{busiest} calls in one second"
     rate = 119 / (stamps[-1] - stamps[0])
-    assert rate >= 35, f"only {rate:.1f}/s"
+    # Well above the 25/s of two invocations taking turns a second at a time (34-45/s measured here on 2
+    # loaded cores; the throughput figures are bench/RESULTS.md's)
+    assert rate >= 30, f"only {rate:.1f}/s"
     # And the limiter wrote far less than once per message
     writes = sum(claimer.writes for _, claimer in environments)
     assert writes < 120 / 2, f"{writes} limiter writes for 120 messages"
