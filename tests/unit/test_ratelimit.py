@@ -160,8 +160,9 @@ def test_what_is_left_of_a_claim_when_it_ends_is_dropped() -> None:
 
 
 def test_no_slot_before_the_deadline_means_no() -> None:
+    # (a rate of 1: one slot every 1.1 s)
     limiter, _, _ = limiter_for(1)
-    assert limiter.acquire(time.monotonic() + 0.5)
+    assert limiter.acquire(far())
     assert not limiter.acquire(time.monotonic() + 0.5)
 
 
@@ -582,3 +583,19 @@ def test_capped_calls_following_their_slots_within_bounds_never_put_more_than_th
     for delays in patterns:
         assert most_in_a_second([at + delay for at, delay in zip(slots, delays, strict=True)]) <= max(1, cap)
     assert len(slots) / (len(slots) * plan.slot_seconds) <= cap
+
+
+def test_a_slot_over_a_second_long_is_asked_for_where_a_call_can_still_use_it() -> None:
+    # Given a workspace capped at 0.5 a second (a slot every 2.04 s on the table's grid), 1.5 s into a slot
+    clock = FakeClock()
+    plan = SlotPlan.for_rate(0.5)
+    clock.now = 490 * plan.slot_seconds + 1.5
+    claimer = GridClaimer(plan, clock)
+    claimer.next_start = 0.0  # nothing claimed yet
+    limiter = SharedRateLimiter(claimer, demand=1, clock=clock, sleep=clock.sleep)
+    # When a call reserves its slot
+    at = limiter.reserve(far())
+    # Then it gets the next slot, in one claim, none dropped: the slot holding now began 1.5 s ago, far
+    # more than the 0.26 s a call may be late
+    assert at == pytest.approx(491 * plan.slot_seconds)
+    assert (len(claimer.claims), limiter.dropped) == (1, 0)

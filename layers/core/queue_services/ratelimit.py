@@ -305,8 +305,7 @@ class SharedRateLimiter:
                 if self._slot is None or self._slot.tokens - self._used < tokens:
                     # What is left of the current claim is too little for this call: those slots go unused.
                     latest = wall_deadline if self._horizon is None else min(wall_deadline, now + self._horizon)
-                    # Slots from when this write is likely to have returned: earlier ones would be too late.
-                    slot = self._claimer.claim(now + self._latency.lead(), latest, self._slots_wanted(tokens))
+                    slot = self._claimer.claim(self._first_usable(now), latest, self._slots_wanted(tokens))
                     self._latency.record(self._clock() - now)
                     if slot is None:
                         if latest >= wall_deadline:
@@ -330,6 +329,17 @@ class SharedRateLimiter:
                     return None
                 self._granted += tokens
                 return at
+
+    def _first_usable(self, now: float) -> float:
+        """Where a claim asks for its first slot: from when its write is likely to have returned (earlier
+        slots would be too late). For slots over a second long (a rate under 2 a second), a slot later less
+        the lateness allowed: the table hands out the slot that holds the time asked for, which began up to
+        a slot before it, and such a slot mostly began too long ago to be used (it was taken and dropped)."""
+        plan = self._claimer.plan
+        earliest = now + self._latency.lead()
+        if plan.period_seconds > 1.0:
+            earliest += plan.slot_seconds - plan.lateness_seconds
+        return earliest
 
     def _until_horizon(self, now: float) -> float:
         """How long a broadcast's handle waits before claiming again: until the first slot it knows taken is
