@@ -120,7 +120,7 @@ class SlotPlan:
     @property
     def slots_per_claim(self) -> int:
         """Consecutive slots one write claims (about 100 ms worth): fewer writes, the same bound."""
-        return max(1, round(self.slots_per_period / self.period_seconds / 10))
+        return max(1, round(self.slots_per_second / 10))
 
     @property
     def repeat_window_seconds(self) -> float:
