@@ -13,7 +13,13 @@ import pytest
 
 from local_stack.runtime import FunctionError
 from queue_services import composition
+from queue_services.adapters.ledger import Ledger
+from queue_services.adapters.metrics_store import MetricsStore
+from queue_services.adapters.settlement import Settlement
+from queue_services.batch_outcomes import earned_counts
+from queue_services.channels import Channel
 from queue_services.delivery import BatchSender
+from queue_services.statuses import MessageStatus
 from tests.support.events import ADMIN, route_event, workspace_key
 from tests.support.integration_stack import Stack, metrics, post_sms, with_receive_count
 
@@ -272,3 +278,76 @@ def test_a_scheduled_broadcast_cancelled_before_it_fires_sends_nothing(stack: St
     assert stack.sms_worker.invoke(stack.receive_event("SmsBulkQueue", 10)) == {"batchItemFailures": []}
     assert stack.receive("SmsBulkQueue", 10) == []
     assert stack.sink_messages("sms") == []
+
+
+def test_a_broadcasts_failures_by_reason_and_its_messages_cancelled_one_by_one_are_counted(stack: Stack) -> None:
+    # Given a broadcast of 30, three of whose recipients the provider refuses, and one message cancelled alone
+    people = recipients(30)
+    stack.sink.state.faults = stack.sink.state.faults.model_copy(
+        update={"reject": [person["phoneNumber"] for person in people[:3]]}
+    )
+    _, answer = bulk_sms(stack, people)
+    table = stack.resolver.resources["MessagesTable"].ref
+    ids = [
+        item["messageId"]["S"]
+        for item in stack.dynamodb.query(
+            TableName=table,
+            IndexName="byBroadcast",
+            KeyConditionExpression="broadcastId = :b",
+            ExpressionAttributeValues={":b": {"S": answer["broadcastId"]}},
+        )["Items"]
+    ]
+    records = [stack.dynamodb.get_item(TableName=table, Key={"messageId": {"S": i}})["Item"] for i in ids]
+    alone = next(r["messageId"]["S"] for r in records if r["contactId"]["S"] == "contact-29")
+    event = route_event(
+        "DELETE",
+        f"/api/messages/{alone}",
+        resource="/api/messages/{messageId}",
+        caller=ADMIN,
+        path_parameters={"messageId": alone},
+    )
+    assert stack.api.invoke(event)["statusCode"] == 200
+    _, before = broadcast(stack, answer["broadcastId"])
+    assert (before["queued"], before["cancelled"]) == (29, 1)
+    # When its messages are sent
+    drain_bulk(stack)
+    # Then its progress holds every message once: sent, failed by reason, cancelled
+    _, progress = broadcast(stack, answer["broadcastId"])
+    assert len(stack.sink_messages("sms")) == 26
+    assert (progress["sent"], progress["failed"], progress["cancelled"]) == (26, 3, 1)
+    assert (progress["queued"], progress["sending"], progress["failedByReason"]) == (0, 0, {"HTTP 400": 3})
+
+
+def test_a_late_settlement_refused_by_the_ledger_adds_nothing_to_the_progress_or_the_counters(stack: Stack) -> None:
+    # Given a broadcast of 5, sent and counted
+    _, answer = bulk_sms(stack, recipients(5))
+    drain_bulk(stack)
+    tables = {name: stack.resolver.resources[name].ref for name in ("MessagesTable", "MetricsTable", "BroadcastsTable")}
+    ledger = Ledger(stack.dynamodb, tables["MessagesTable"], 30)
+    ids = [
+        item["messageId"]["S"]
+        for item in stack.dynamodb.query(
+            TableName=tables["MessagesTable"],
+            IndexName="byBroadcast",
+            KeyConditionExpression="broadcastId = :b",
+            ExpressionAttributeValues={":b": {"S": answer["broadcastId"]}},
+        )["Items"]
+    ]
+    late = [
+        record.model_copy(update={"status": MessageStatus.FAILED, "last_error": "HTTP 400: late"})
+        for record in ledger.get_many(ids).values()
+    ]
+    # When a delivery that lost them (its claim long taken over) settles them as failed
+    settlement = Settlement(
+        stack.dynamodb,
+        tables["MessagesTable"],
+        MetricsStore(stack.dynamodb, tables["MetricsTable"]),
+        tables["BroadcastsTable"],
+    )
+    assert settlement.settle(Channel.SMS, late, earned_counts) == set()
+    # Then the refused transactions wrote nothing: neither the records, nor the progress, nor the metrics
+    _, progress = broadcast(stack, answer["broadcastId"])
+    assert (progress["sent"], progress["failed"], progress["sending"], progress["failedByReason"]) == (5, 0, 0, {})
+    counts = metrics(stack)["sms"]["workspaces"]["workspace-123"]
+    assert (counts["success"], counts["failed"]) == (5, 0)
+    assert {record.status for record in ledger.get_many(ids).values()} == {MessageStatus.SENT}

@@ -1,13 +1,15 @@
-"""A settlement transaction cancelled by a concurrent one (TransactionConflict) is tried again, not lost."""
+"""A settlement or claim transaction cancelled by a concurrent one (TransactionConflict) is tried again, not lost."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from queue_services.adapters import settlement as settlement_module
-from queue_services.adapters.ledger import MessageRecord
+from queue_services.adapters import transactions
+from queue_services.adapters.ledger import Ledger, MessageRecord
 from queue_services.adapters.metrics_store import MetricsStore
 from queue_services.adapters.settlement import Settlement
 from queue_services.batch_outcomes import earned_counts
@@ -40,7 +42,7 @@ def sent_records(count: int) -> list[MessageRecord]:
 def test_a_conflicting_transaction_is_tried_again_and_its_records_counted(
     client: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(settlement_module.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(transactions.time, "sleep", lambda _seconds: None)
     records = sent_records(3)
     with Stubber(client) as stubber:
         conflict(stubber, 4)  # 3 Puts and the workspace's counter item
@@ -54,11 +56,27 @@ def test_a_conflicting_transaction_is_tried_again_and_its_records_counted(
 
 
 def test_conflicts_that_do_not_end_are_a_dependency_failure(client: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(settlement_module.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(transactions.time, "sleep", lambda _seconds: None)
     with Stubber(client) as stubber:
-        for _ in range(settlement_module.CONFLICT_RETRIES + 1):
+        for _ in range(transactions.CONFLICT_RETRIES + 1):
             conflict(stubber, 2)
         with pytest.raises(DependencyUnavailable):
             Settlement(client, "ledger", MetricsStore(client, "metrics")).settle(
                 Channel.SMS, sent_records(1), earned_counts
             )
+
+
+def test_a_claim_meeting_another_batch_on_its_broadcasts_counter_is_tried_again(
+    client: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transactions.time, "sleep", lambda _seconds: None)
+    versions = {"m1": 0, "m2": 0}
+    origins = dict.fromkeys(versions, ("broadcast-1", MessageStatus.QUEUED))
+    with Stubber(client) as stubber:
+        conflict(stubber, 3)  # 2 claims and the broadcast's counter item
+        stubber.add_response("transact_write_items", {}, {"TransactItems": ANY})
+        claimed = Ledger(client, "ledger", 30, broadcasts_table="broadcasts").claim_for_sending(
+            versions, datetime.now(UTC), origins
+        )
+        stubber.assert_no_pending_responses()
+    assert claimed == {"m1", "m2"}

@@ -1,5 +1,5 @@
 """Broadcasts: accept a bulk request (ledger records and queue copies written in batches, in parallel),
-report its progress from the ledger, list a workspace's, cancel what is not yet sent."""
+report its progress from its counters, list a workspace's, cancel what is not yet sent."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from queue_services.adapters.broadcasts import BroadcastRecord, BroadcastState, 
 from queue_services.adapters.ledger import Ledger, MessageRecord, retention_epoch
 from queue_services.adapters.schedules import ScheduleStore
 from queue_services.adapters.send_queue import SendQueue
+from queue_services.broadcast_progress import StatusMove, progress_steps
 from queue_services.bulk import BulkEmailRequest, BulkSmsRequest, Rejection, split_recipients
 from queue_services.channels import Channel
 from queue_services.codec import encode_fanout_order, encode_queued_message
@@ -49,7 +50,7 @@ class BulkAccepted(CamelModel):
 
 
 class BroadcastView(CamelModel):
-    """GET /api/broadcasts/{broadcastId}: its progress, counted from its messages' ledger records."""
+    """GET /api/broadcasts/{broadcastId}: its progress, from the counters its messages' ledger moves add."""
 
     broadcast_id: str
     workspace_id: str
@@ -188,6 +189,9 @@ class BroadcastIntake:
             self._ledger.save_many(
                 [r.model_copy(update={"status": MessageStatus.FAILED, "last_error": NOT_QUEUED}) for r in failed]
             )
+            # Records only this request ever held (never queued): counted as the write above lands.
+            moves = [StatusMove(broadcast_id, MessageStatus.QUEUED, MessageStatus.FAILED, NOT_QUEUED) for _ in failed]
+            self._broadcasts.add_progress(progress_steps(moves))
             indexes = {m.message_id: index for m, (index, _) in zip(messages, accepted, strict=True)}
             rejected = sorted(
                 [*rejected, *(Rejection(indexes[r.message_id], r.contact_id, NOT_QUEUED) for r in failed)],
@@ -237,9 +241,10 @@ class BroadcastIntake:
         return record
 
     def progress(self, broadcast_id: str, principal: Principal) -> BroadcastView:
+        """The broadcast's counters, one read (queue_services.broadcast_progress): queued is what they leave."""
         record = self.get(broadcast_id, principal)
-        statuses, reasons = self._ledger.broadcast_statuses(broadcast_id)
-        backlog = statuses[MessageStatus.QUEUED] + statuses[MessageStatus.SCHEDULED] + statuses[MessageStatus.SENDING]
+        queued = max(0, record.total - record.sending - record.sent - record.failed - record.cancelled)
+        backlog = queued + record.sending
         active = record.state is BroadcastState.ACTIVE
         rate = self._workspace_rate(record.workspace_id, Channel(record.channel))
         return BroadcastView(
@@ -252,12 +257,12 @@ class BroadcastIntake:
             created_at=iso_utc(record.created_at),
             cancelled_at=iso_utc(record.cancelled_at) if record.cancelled_at else None,
             total=record.total,
-            queued=statuses[MessageStatus.QUEUED] + statuses[MessageStatus.SCHEDULED],
-            sending=statuses[MessageStatus.SENDING],
-            sent=statuses[MessageStatus.SENT],
-            failed=statuses[MessageStatus.FAILED],
-            failed_by_reason=dict(reasons),
-            cancelled=statuses[MessageStatus.CANCELLED],
+            queued=queued,
+            sending=record.sending,
+            sent=record.sent,
+            failed=record.failed,
+            failed_by_reason=dict(record.failed_by_reason),
+            cancelled=record.cancelled,
             rate_limited=record.rate_limited,
             eta_seconds=eta_seconds(backlog, rate) if active else None,
         )

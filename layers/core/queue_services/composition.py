@@ -91,7 +91,12 @@ def key_manager() -> KeyManager:
 @lru_cache(maxsize=1)
 def ledger() -> Ledger:
     settings = get_settings()
-    return Ledger(aws_client("dynamodb"), settings.ledger_table_name, settings.ledger_retention_days)
+    return Ledger(
+        aws_client("dynamodb"),
+        settings.ledger_table_name,
+        settings.ledger_retention_days,
+        broadcasts_table=settings.broadcasts_table_name,
+    )
 
 
 @lru_cache(maxsize=1)

@@ -47,7 +47,7 @@ class BroadcastFanout:
         if not pending:
             return 0
         if self._broadcasts.cancelled_among([broadcast_id]):
-            self._ledger.cancel_many(pending, now)
+            self._ledger.cancel_many(pending, now, dict.fromkeys(pending, (broadcast_id, MessageStatus.SCHEDULED)))
             return 0
         records = self._ledger.get_many(pending)
         copies = [decode_queued_message(r.payload) for r in records.values() if r.payload is not None]

@@ -259,8 +259,10 @@ class ChannelWorker:
                 held[sqs_id] = DeliveryOutcome(*ids, OutcomeKind.DEFERRED, "before its send time", retry_after=wait)
             else:
                 claims[message.message_id] = message.version
+        # Each record's broadcast and status as read: what its move counts in the broadcast's progress.
+        origins = {message_id: (record.broadcast_id, record.status) for message_id, record in records.items()}
         if to_cancel:
-            self._ledger.cancel_many(to_cancel, now)
+            self._ledger.cancel_many(to_cancel, now, origins)
         # A capped workspace's messages past what this batch can send for it go back untried and unclaimed.
         candidates = {sqs_id: message for sqs_id, message in messages.items() if message.message_id in claims}
         caps = {workspace: settings.cap(self._channel) for workspace, settings in workspaces.items()}
@@ -271,7 +273,7 @@ class ChannelWorker:
                 # Every copy of it in the batch (SQS may deliver one twice): none of them is claimed.
                 held[sqs_id] = over_cap.get(sqs_id) or by_message[message.message_id]
                 claims.pop(message.message_id, None)
-        claimed = self._ledger.claim_for_sending(claims, now)
+        claimed = self._ledger.claim_for_sending(claims, now, origins)
         for sqs_id, message in messages.items():
             if message.message_id in claims and message.message_id not in claimed:
                 ids = (message.message_id, message.workspace_id)

@@ -143,6 +143,8 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         workspace_settings=SettingsCache(workspace_settings_store()),
         other_queues=[bulk_queues],
         broadcasts=broadcast_store(),
-        settlement=Settlement(aws_client("dynamodb"), settings.ledger_table_name, metrics_store()),
+        settlement=Settlement(
+            aws_client("dynamodb"), settings.ledger_table_name, metrics_store(), settings.broadcasts_table_name
+        ),
         fanout=BroadcastFanout(ledger(), broadcast_store(), bulk_queue(channel)),
     )

@@ -14,6 +14,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import Field
 
 from queue_services.adapters.aws import call_aws, call_aws_or_none
+from queue_services.broadcast_progress import ProgressStep
 from queue_services.errors import InvalidRequest
 from queue_services.models import CamelModel
 
@@ -28,7 +29,8 @@ class BroadcastState(StrEnum):
 
 
 class BroadcastRecord(CamelModel):
-    """A broadcast as stored: what was asked and accepted; progress is counted from the ledger."""
+    """A broadcast as stored: what was asked and accepted, and its progress counters (each added with the
+    ledger moves that earn it: queue_services.broadcast_progress)."""
 
     broadcast_id: str
     workspace_id: str
@@ -43,10 +45,20 @@ class BroadcastRecord(CamelModel):
     cancelled_at: datetime | None = None
     # Provider 429s met by its messages, added once per batch by the workers.
     rate_limited: int = 0
+    # Its messages in each counted status; queued (or scheduled) are the rest of the total.
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    # Stored as one top-level attribute per reason (FAILED_REASON_PREFIX): ADD cannot reach into a map.
+    failed_by_reason: dict[str, int] = Field(default_factory=dict, exclude=True)
     # A broadcast due later than SQS can delay: its one schedule (the fan-out at fire time).
     schedule_name: str | None = None
     retain_until: int = Field(default=0, exclude=True)
 
+
+# A failed-message reason's counter on the broadcast's item: "failedBy:HTTP 400" (queue_services.broadcast_progress).
+FAILED_REASON_PREFIX = "failedBy:"
 
 # Every broadcast of every workspace, newest first (the dashboard's recent broadcasts): one constant key.
 BY_CREATION, LISTED_KEY, LISTED = "byCreation", "listed", "broadcast"
@@ -62,7 +74,27 @@ def _to_item(record: BroadcastRecord) -> dict[str, Any]:
 def _from_item(item: dict[str, Any]) -> BroadcastRecord:
     data = {key: _DESERIALIZER.deserialize(value) for key, value in item.items() if key != LISTED_KEY}
     data["retain_until"] = int(data.pop("retainUntil", 0))
+    reasons = [key for key in data if key.startswith(FAILED_REASON_PREFIX)]
+    failed_by_reason = {key.removeprefix(FAILED_REASON_PREFIX): int(data.pop(key)) for key in reasons}
+    data["failed_by_reason"] = {reason: count for reason, count in failed_by_reason.items() if count}
     return BroadcastRecord.model_validate(data)
+
+
+def progress_update(table: str, broadcast_id: str, step: ProgressStep) -> dict[str, Any]:
+    """The Update (for TransactWriteItems, or update_item's arguments) adding a step to a broadcast's counters."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for index, (status, count) in enumerate(sorted(step.by_status.items())):
+        names[f"#s{index}"], values[f":s{index}"] = str(status), {"N": str(count)}
+    for index, (reason, count) in enumerate(sorted(step.failed_by_reason.items())):
+        names[f"#r{index}"], values[f":r{index}"] = FAILED_REASON_PREFIX + reason, {"N": str(count)}
+    return {
+        "TableName": table,
+        "Key": {"broadcastId": {"S": broadcast_id}},
+        "UpdateExpression": "ADD " + ", ".join(f"{name} {name.replace('#', ':')}" for name in names),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -153,6 +185,13 @@ class BroadcastStore:
                     ConditionExpression="attribute_exists(broadcastId)",
                     ExpressionAttributeValues={":count": {"N": str(count)}},
                 )
+
+    def add_progress(self, steps: dict[str, ProgressStep]) -> None:
+        """Add counter steps outside a ledger transaction (the api's messages it could not queue: their
+        records were never anyone else's to move)."""
+        for broadcast_id, step in steps.items():
+            if not step.is_zero:
+                self._call("update_item", **progress_update(self._table, broadcast_id, step))
 
     def list_for_workspace(
         self, workspace_id: str, limit: int, cursor: str | None

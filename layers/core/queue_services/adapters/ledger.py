@@ -6,8 +6,7 @@ The status rules live in queue_services.statuses; the conditions below are writt
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import Field
 
 from queue_services.adapters.aws import call_aws, call_aws_or_none, call_aws_or_refusal, write_batches
+from queue_services.adapters.broadcasts import progress_update
+from queue_services.adapters.transactions import CONFLICT_RETRIES, met_a_conflict, refused, wait_before_retry
+from queue_services.broadcast_progress import StatusMove, progress_steps
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import CamelModel
 from queue_services.statuses import CLAIMABLE, PENDING, MessageStatus
@@ -111,6 +113,30 @@ def failure_reason(last_error: str | None) -> str:
     return last_error.split(":", 1)[0].strip()[:80] or "unknown"
 
 
+# TransactWriteItems' limit on items, records and counter updates together.
+TRANSACTION_LIMIT = 100
+# A record's broadcast (None for a single message) and its status before a move: what the move counts.
+Origins = Mapping[str, tuple[str | None, MessageStatus]]
+
+
+def transaction_chunks(ids: list[str], groups_of: Callable[[str], Iterable[str]], limit: int) -> list[list[str]]:
+    """ids cut, in order, into runs each fitting one transaction with one extra item per distinct group
+    of its ids (a counter item per workspace or broadcast): len(run) + groups <= TRANSACTION_LIMIT (pure)."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    groups: set[str] = set()
+    for message_id in ids:
+        new = set(groups_of(message_id)) - groups
+        if current and (len(current) >= limit or len(current) + 1 + len(groups) + len(new) > TRANSACTION_LIMIT):
+            chunks.append(current)
+            current, groups, new = [], set(), set(groups_of(message_id))
+        current.append(message_id)
+        groups |= new
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def retention_epoch(now: datetime, days: int, send_at: datetime) -> int:
     """When DynamoDB may delete a record: `days` after its send time (or now, if that is later).
 
@@ -123,10 +149,14 @@ def retention_epoch(now: datetime, days: int, send_at: datetime) -> int:
 class Ledger:
     """DynamoDB adapter for the message ledger (table key: messageId)."""
 
-    def __init__(self, dynamodb_client: Any, table_name: str, retention_days: int) -> None:
+    def __init__(
+        self, dynamodb_client: Any, table_name: str, retention_days: int, broadcasts_table: str | None = None
+    ) -> None:
         self._ddb = dynamodb_client
         self._table = table_name
         self.retention_days = retention_days
+        # Where the moves of a broadcast's messages add to its progress counters (None: not counted).
+        self._broadcasts_table = broadcasts_table
 
     def create(self, record: MessageRecord) -> None:
         self._call("put_item", TableName=self._table, Item=to_item(record))
@@ -158,42 +188,19 @@ class Ledger:
             self._ddb, self._table, [{"PutRequest": {"Item": to_item(record)}} for record in records], "ledger"
         )
 
-    def claim_for_sending(self, versions: dict[str, int], now: datetime) -> set[str]:
+    def claim_for_sending(self, versions: dict[str, int], now: datetime, origins: Origins | None = None) -> set[str]:
         """Move pending records to `sending` in one transaction per 100; return the ids claimed.
 
         The condition (pending or already sending, same version) is what makes cancel and send race
-        safely: whichever conditional write lands first wins, the other sees the new status.
+        safely: whichever conditional write lands first wins, the other sees the new status. origins (each
+        record's broadcast and status as read) let the claims of a broadcast's messages count in its progress.
         """
-        return self._move_many(versions, now, MessageStatus.SENDING)
+        return self._move_many(versions, now, MessageStatus.SENDING, origins)
 
-    def cancel_many(self, versions: dict[str, int], now: datetime) -> set[str]:
+    def cancel_many(self, versions: dict[str, int], now: datetime, origins: Origins | None = None) -> set[str]:
         """Cancel records (a cancelled broadcast's, as a worker meets them) under the same condition as a
-        claim, their stored copy dropped; return the ids cancelled."""
-        return self._move_many(versions, now, MessageStatus.CANCELLED)
-
-    def broadcast_statuses(self, broadcast_id: str) -> tuple[Counter[str], Counter[str]]:
-        """How many of a broadcast's messages are in each status, and the failed ones' reasons (on the
-        index byBroadcast: its keys, status and lastError only)."""
-        statuses: Counter[str] = Counter()
-        reasons: Counter[str] = Counter()
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": "byBroadcast",
-            "KeyConditionExpression": "broadcastId = :broadcast",
-            "ExpressionAttributeValues": {":broadcast": {"S": broadcast_id}},
-            "ProjectionExpression": "#status, lastError",
-            "ExpressionAttributeNames": {"#status": "status"},
-        }
-        while True:
-            answer = self._call("query", **kwargs)
-            for item in answer.get("Items", []):
-                status = item.get("status", {}).get("S", "")
-                statuses[status] += 1
-                if status == MessageStatus.FAILED:
-                    reasons[failure_reason(item.get("lastError", {}).get("S"))] += 1
-            if not answer.get("LastEvaluatedKey"):
-                return statuses, reasons
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        claim, their stored copy dropped, counted in their broadcast's progress; return the ids cancelled."""
+        return self._move_many(versions, now, MessageStatus.CANCELLED, origins)
 
     def mark_queued(self, versions: dict[str, int], now: datetime) -> set[str]:
         """Move scheduled records to queued (a scheduled broadcast's fan-out), under the claim's condition."""
@@ -268,36 +275,49 @@ class Ledger:
         ).get("Items", [])
         return list(self.get_many(item["messageId"]["S"] for item in items).values())
 
-    def _move_many(self, versions: dict[str, int], now: datetime, target: MessageStatus) -> set[str]:
+    def _move_many(
+        self, versions: dict[str, int], now: datetime, target: MessageStatus, origins: Origins | None = None
+    ) -> set[str]:
         claimed: set[str] = set()
-        pending = dict(versions)
-        while pending:
-            chunk = dict(list(pending.items())[:100])
-            for message_id in chunk:
-                del pending[message_id]
-            ids = list(chunk)
+        origins = origins or {}
+
+        def broadcast_of(message_id: str) -> list[str]:
+            broadcast_id = origins.get(message_id, (None, target))[0]
+            return [broadcast_id] if broadcast_id is not None and self._broadcasts_table else []
+
+        for chunk in transaction_chunks(list(versions), broadcast_of, TRANSACTION_LIMIT):
+            ids, conflicts = list(chunk), 0
             while ids:
+                moves = [StatusMove(*origins[message_id], target) for message_id in ids if message_id in origins]
                 _, refusal = call_aws_or_refusal(
                     self._ddb,
                     "transact_write_items",
                     "ledger claim",
                     "TransactionCanceledException",
-                    TransactItems=[self._move_item(message_id, chunk[message_id], now, target) for message_id in ids],
+                    TransactItems=[self._move_item(message_id, versions[message_id], now, target) for message_id in ids]
+                    + self._progress_items(moves),
                 )
                 if refusal is not None:
-                    reasons = refusal.get("CancellationReasons") or []
-                    refused = {
-                        message_id
-                        for message_id, reason in zip(ids, reasons, strict=False)
-                        if reason.get("Code") == "ConditionalCheckFailed"
-                    }
-                    if not refused:
+                    lost = refused(refusal, ids)
+                    if not lost and conflicts < CONFLICT_RETRIES and met_a_conflict(refusal):
+                        # Another batch's transaction held the broadcast's counter item: nothing was written.
+                        conflicts += 1
+                        wait_before_retry(conflicts)
+                        continue
+                    if not lost:
                         raise DependencyUnavailable("ledger claim cancelled without a refused condition")
-                    ids = [message_id for message_id in ids if message_id not in refused]
+                    ids = [message_id for message_id in ids if message_id not in lost]
                     continue
                 claimed.update(ids)
                 break
         return claimed
+
+    def _progress_items(self, moves: list[StatusMove]) -> list[dict[str, Any]]:
+        """The counter updates the moves earn their broadcasts, for the same transaction as the moves."""
+        if self._broadcasts_table is None:
+            return []
+        table = self._broadcasts_table
+        return [{"Update": progress_update(table, b, step)} for b, step in progress_steps(moves).items()]
 
     def _move_item(self, message_id: str, version: int, now: datetime, target: MessageStatus) -> dict[str, Any]:
         # A cancelled message is never sent: its stored copy (full recipient and text) goes (README "payload").
@@ -325,17 +345,34 @@ class Ledger:
         # A reschedule moves the send time: the record is kept until retention after the new one.
         retain = max(record.retain_until, retention_epoch(now, self.retention_days, updated.send_at))
         updated = updated.model_copy(update={"retain_until": retain})
-        written = call_aws_or_none(
-            self._ddb,
-            "put_item",
-            "ledger",
-            "ConditionalCheckFailedException",
-            TableName=self._table,
-            Item=to_item(updated),
-            ConditionExpression=f"#status IN ({_placeholders(PENDING)}) AND #version = :version",
-            ExpressionAttributeNames={"#status": "status", "#version": "version"},
-            ExpressionAttributeValues={**_status_values(PENDING), ":version": {"N": str(record.version)}},
-        )
+        put = {
+            "TableName": self._table,
+            "Item": to_item(updated),
+            "ConditionExpression": f"#status IN ({_placeholders(PENDING)}) AND #version = :version",
+            "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+            "ExpressionAttributeValues": {**_status_values(PENDING), ":version": {"N": str(record.version)}},
+        }
+        progress = self._progress_items([StatusMove(record.broadcast_id, record.status, updated.status)])
+        conflicts = 0
+        while progress:
+            # A broadcast's message cancelled on its own: the count goes with the write, or neither lands.
+            _, refusal = call_aws_or_refusal(
+                self._ddb,
+                "transact_write_items",
+                "ledger",
+                "TransactionCanceledException",
+                TransactItems=[{"Put": put}, *progress],
+            )
+            if refusal is None:
+                return updated
+            if refused(refusal, [record.message_id]):
+                return None
+            if conflicts < CONFLICT_RETRIES and met_a_conflict(refusal):
+                conflicts += 1
+                wait_before_retry(conflicts)
+                continue
+            raise DependencyUnavailable("ledger write cancelled without a refused condition")
+        written = call_aws_or_none(self._ddb, "put_item", "ledger", "ConditionalCheckFailedException", **put)
         return None if written is None else updated
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
