@@ -4,7 +4,7 @@ Usage: python bench/tenants.py [--record]
 
 cap:   workspace-123 capped at 10 SMS/s, 500 SMS from it and 500 from workspace-456 released at one
        instant: the most workspace-123 had in any sliding second, and the channel's rate while both had work.
-pause: workspace-123 paused, 200 SMS from it queued and left waiting 15 s, then resumed: how long after
+pause: workspace-123 paused, 200 SMS from it queued and left waiting 10 s, then resumed: how long after
        the resume the last one arrived, and how many were dead-lettered or counted failed.
 It talks to a running local stack (make run), or starts one itself, and resets the workspace afterwards.
 """
@@ -104,7 +104,7 @@ def pause_run(api: str, sink: str, aws: str) -> dict[str, Any]:
     for body in bodies:
         body.pop("sendAt")
     ids = post_all(http, api, bodies)
-    time.sleep(15)
+    time.sleep(10)  # long enough for each message to be received, held and handed back more than once
     early = len(arrivals(sink, ids))
     resumed = time.time()
     put_settings(http, api, CAPPED, {})
