@@ -104,9 +104,6 @@ def third_party_modules(directory: Path, logical_id: str) -> tuple[list[str], li
 _ENVIRONMENTS: dict[str, dict[str, str]] = {}
 
 
-NO_HASH_KEY = "ApiFunction without the hash key"
-
-
 def start_emulator() -> tuple[subprocess.Popen[bytes], str]:
     """The local stack's AWS emulator on a free port, every resource of the template provisioned in it."""
     import socket
@@ -155,7 +152,7 @@ def probe_environment(logical_id: str) -> dict[str, str]:
 
 
 def probe(mode: str, logical_id: str, modules: list[str]) -> dict[str, float]:
-    directory, event = FUNCTIONS["ApiFunction" if logical_id == NO_HASH_KEY else logical_id]
+    directory, event = FUNCTIONS[logical_id]
     arguments = [str(ROOT / "functions" / directory), str(ROOT / "events" / event), json.dumps(modules)]
     answer = subprocess.run(
         [sys.executable, "-c", PROBE, mode, *arguments, logical_id, str(ROOT)],
@@ -172,11 +169,7 @@ def probe(mode: str, logical_id: str, modules: list[str]) -> dict[str, float]:
 def measure(runs: int) -> list[dict[str, Any]]:
     emulator, _ = start_emulator()
     try:
-        rows = [measure_function(logical_id, directory, runs) for logical_id, (directory, _) in FUNCTIONS.items()]
-        # What the api's INIT spends on reading the recipients' hash key (a Secrets Manager client and call).
-        _ENVIRONMENTS[NO_HASH_KEY] = {**_ENVIRONMENTS["ApiFunction"], "RECIPIENT_HASH_SECRET_ARN": ""}
-        rows.append(measure_function(NO_HASH_KEY, FUNCTIONS["ApiFunction"][0], runs))
-        return rows
+        return [measure_function(logical_id, directory, runs) for logical_id, (directory, _) in FUNCTIONS.items()]
     finally:
         emulator.terminate()
         emulator.wait(timeout=15)

@@ -15,9 +15,10 @@ from queue_services.settings import get_settings
 
 settings = get_settings()  # fail the cold start, not the first request, if the environment is wrong
 
-# The recipients' hash key (Secrets Manager), read at cold start: a deployment that cannot read it fails
-# here, and the first request does not wait for it.
-composition.recipient_hasher()
+# The recipients' hash key (Secrets Manager) is read by the first request that hashes a recipient and kept
+# for the environment (composition.recipient_hasher). Read here, its client and call were 80-150 ms of
+# INIT: 1.35-1.37x the bare imports against the 1.3x DESIGN §6 allows (1.14-1.25x without;
+# bench/RESULTS.md, "Cold start").
 
 cors = cors_config(settings.cors_allowed_origins)
 app = build_api(cors, docs=settings.api_docs_enabled)
