@@ -14,7 +14,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import Field
 
 from queue_services.adapters.aws import call_aws, call_aws_or_none
-from queue_services.broadcast_progress import ProgressStep
+from queue_services.broadcast_progress import ProgressStep, StatusMove, progress_steps
 from queue_services.errors import InvalidRequest
 from queue_services.models import CamelModel
 
@@ -78,6 +78,14 @@ def _from_item(item: dict[str, Any]) -> BroadcastRecord:
     failed_by_reason = {key.removeprefix(FAILED_REASON_PREFIX): int(data.pop(key)) for key in reasons}
     data["failed_by_reason"] = {reason: count for reason, count in failed_by_reason.items() if count}
     return BroadcastRecord.model_validate(data)
+
+
+def progress_items(table: str | None, moves: list[StatusMove]) -> list[dict[str, Any]]:
+    """The counter updates ledger moves earn their broadcasts, for the moves' own transaction (none when
+    table, the broadcasts table, is None: progress not counted)."""
+    if table is None:
+        return []
+    return [{"Update": progress_update(table, b, step)} for b, step in progress_steps(moves).items()]
 
 
 def progress_update(table: str, broadcast_id: str, step: ProgressStep) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import Field
 
 from queue_services.adapters.aws import call_aws, call_aws_or_none, call_aws_or_refusal, write_batches
-from queue_services.adapters.broadcasts import progress_update
+from queue_services.adapters.broadcasts import progress_items
 from queue_services.adapters.transactions import CONFLICT_RETRIES, met_a_conflict, refused, wait_before_retry
-from queue_services.broadcast_progress import StatusMove, progress_steps
+from queue_services.broadcast_progress import StatusMove
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import CamelModel
 from queue_services.statuses import CLAIMABLE, PENDING, MessageStatus
@@ -295,7 +295,7 @@ class Ledger:
                     "ledger claim",
                     "TransactionCanceledException",
                     TransactItems=[self._move_item(message_id, versions[message_id], now, target) for message_id in ids]
-                    + self._progress_items(moves),
+                    + progress_items(self._broadcasts_table, moves),
                 )
                 if refusal is not None:
                     lost = refused(refusal, ids)
@@ -311,13 +311,6 @@ class Ledger:
                 claimed.update(ids)
                 break
         return claimed
-
-    def _progress_items(self, moves: list[StatusMove]) -> list[dict[str, Any]]:
-        """The counter updates the moves earn their broadcasts, for the same transaction as the moves."""
-        if self._broadcasts_table is None:
-            return []
-        table = self._broadcasts_table
-        return [{"Update": progress_update(table, b, step)} for b, step in progress_steps(moves).items()]
 
     def _move_item(self, message_id: str, version: int, now: datetime, target: MessageStatus) -> dict[str, Any]:
         # A cancelled message is never sent: its stored copy (full recipient and text) goes (README "payload").
@@ -352,7 +345,9 @@ class Ledger:
             "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
             "ExpressionAttributeValues": {**_status_values(PENDING), ":version": {"N": str(record.version)}},
         }
-        progress = self._progress_items([StatusMove(record.broadcast_id, record.status, updated.status)])
+        progress = progress_items(
+            self._broadcasts_table, [StatusMove(record.broadcast_id, record.status, updated.status)]
+        )
         conflicts = 0
         while progress:
             # A broadcast's message cancelled on its own: the count goes with the write, or neither lands.

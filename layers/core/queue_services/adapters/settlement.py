@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from queue_services.adapters.aws import call_aws_or_refusal
-from queue_services.adapters.broadcasts import progress_update
+from queue_services.adapters.broadcasts import progress_items
 from queue_services.adapters.ledger import MessageRecord, failure_reason, to_item, transaction_chunks
 from queue_services.adapters.metrics_store import MetricsStore
 from queue_services.adapters.transactions import CONFLICT_RETRIES, met_a_conflict, refused, wait_before_retry
-from queue_services.broadcast_progress import StatusMove, progress_steps
+from queue_services.broadcast_progress import StatusMove
 from queue_services.channels import Channel
 from queue_services.errors import DependencyUnavailable
 from queue_services.models import Counters
@@ -88,8 +88,6 @@ class Settlement:
 
     def _progress_items(self, records: list[MessageRecord]) -> list[dict[str, Any]]:
         """Each broadcast's progress for these records leaving `sending` (queue_services.broadcast_progress)."""
-        if self._broadcasts_table is None:
-            return []
         moves = [
             StatusMove(
                 record.broadcast_id,
@@ -99,8 +97,7 @@ class Settlement:
             )
             for record in records
         ]
-        table = self._broadcasts_table
-        return [{"Update": progress_update(table, b, step)} for b, step in progress_steps(moves).items()]
+        return progress_items(self._broadcasts_table, moves)
 
     def _put(self, record: MessageRecord) -> dict[str, Any]:
         return {
