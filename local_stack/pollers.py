@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +100,15 @@ def records_to_delete(records: list[dict[str, Any]], response: Any, report_failu
 
 
 class QueuePoller:
-    """Up to MaximumConcurrency threads, each: gather a batch, invoke the function, delete what succeeded."""
+    """Up to MaximumConcurrency threads, each: invoke the function with a gathered batch, hand its deletes
+    off, and go on with the next batch, gathered while the last one was being processed.
+
+    Lambda's pollers are not the function's environments: at least five per mapping keep reading batches
+    whatever the function is doing, so an environment that finishes a batch gets the next one almost at
+    once. Here each thread reads its next batch while its current one is in the function (one batch ahead,
+    its messages in flight as they would be in a poller's hands), and deletes after the invocation without
+    holding up the next one.
+    """
 
     def __init__(self, config: MappingConfig, function: LocalFunction, sqs: Any) -> None:
         self.config = config
@@ -110,6 +119,9 @@ class QueuePoller:
             threading.Thread(target=self._run, name=f"poller-{config.function_id}-{n}", daemon=True)
             for n in range(config.maximum_concurrency)
         ]
+        # Reads of the next batches (one per thread at a time) and deletes of the finished ones.
+        self._gathering = ThreadPoolExecutor(config.maximum_concurrency, f"gather-{config.function_id}")
+        self._deleting = ThreadPoolExecutor(config.maximum_concurrency, f"delete-{config.function_id}")
         self.invocations = 0
         self._lock = threading.Lock()
 
@@ -125,18 +137,45 @@ class QueuePoller:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._gathering.shutdown(wait=False, cancel_futures=True)
+        self._deleting.shutdown(wait=True)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        ahead = self._gathering.submit(self.gather_batch)
+        while True:
+            messages = self._gathered(ahead)
+            if self._stop.is_set():
+                self._release(messages)
+                return
+            ahead = self._gathering.submit(self.gather_batch)
+            if not messages:
+                continue
             try:
-                messages = self.gather_batch()
-                if messages:
-                    self.invoke(messages)
+                self.invoke(messages)
             except Exception:
-                if self._stop.is_set():
-                    return
                 log.exception("poller for %s failed; retrying", self.config.function_id)
                 self._stop.wait(1.0)
+
+    def _gathered(self, ahead: Future[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        try:
+            return ahead.result()
+        except Exception:
+            if not self._stop.is_set():
+                log.exception("poller for %s failed to receive; retrying", self.config.function_id)
+                self._stop.wait(1.0)
+            return []
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        """Messages read but never handed to the function (the stack stopping) become visible again at once."""
+        for start in range(0, len(messages), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(messages[start : start + 10])
+            ]
+            try:
+                self._sqs.change_message_visibility_batch(QueueUrl=self.config.queue_url, Entries=entries)
+            except Exception:  # the emulator may already be gone; they come back after their visibility timeout
+                return
 
     def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
         answer = self._sqs.receive_message(
@@ -188,17 +227,31 @@ class QueuePoller:
             response, to_delete = None, []
         else:
             to_delete = records_to_delete(records, response, config.report_batch_item_failures)
-        self._delete(to_delete)
+        elapsed_ms = (time.monotonic() - started) * 1000
         with self._lock:
             self.invocations += 1
+        try:
+            # As Lambda's poller does, after the invocation; the next invocation need not wait for it.
+            self._deleting.submit(self._finish, records, to_delete, elapsed_ms, request_id)
+        except RuntimeError:  # stopping: the executor takes no more work
+            self._finish(records, to_delete, elapsed_ms, request_id)
+
+    def _finish(
+        self, records: list[dict[str, Any]], to_delete: list[dict[str, Any]], elapsed_ms: float, request_id: str
+    ) -> None:
+        try:
+            self._delete(to_delete)
+        except Exception:
+            log.exception("%s: deleting a batch failed; its records come back after the visibility timeout", request_id)
+            return
         log.info(
             "%s batch of %d from %s: %d deleted, %d back to the queue, %.0fms (request %s)",
-            config.function_id,
+            self.config.function_id,
             len(records),
-            config.queue_url.rsplit("/", 1)[-1],
+            self.config.queue_url.rsplit("/", 1)[-1],
             len(to_delete),
             len(records) - len(to_delete),
-            (time.monotonic() - started) * 1000,
+            elapsed_ms,
             request_id[:8],
         )
 

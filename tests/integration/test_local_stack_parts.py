@@ -197,6 +197,44 @@ def test_concurrency_never_exceeds_maximum_concurrency(sqs: Any) -> None:
     assert handler.peak == 3
 
 
+def in_flight(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_the_next_batch_is_read_while_the_current_one_is_in_the_function(sqs: Any) -> None:
+    url, arn = make_queue(sqs, "q6")
+    send(sqs, url, 20)
+    seen_in_flight: list[int] = []
+
+    def watch(event: dict[str, Any]) -> None:
+        # While the first batch is in the function, the poller reads the second (as Lambda's pollers do).
+        if len(seen_in_flight) == 0:
+            deadline = time.monotonic() + 3
+            while in_flight(sqs, url) < 20 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        seen_in_flight.append(in_flight(sqs, url))
+
+    handler = Recorder(answer=watch)
+    with polling(sqs, url, arn, handler, batch_size=10, batching_window_seconds=0, maximum_concurrency=1):
+        wait_for(lambda: len(handler.records) == 20 and depth(sqs, url) == 0)
+    assert seen_in_flight[0] == 20
+    # One batch ahead at most: the second invocation's read found nothing more to hold.
+    assert len(handler.events) == 2
+
+
+def test_a_batch_read_ahead_is_released_when_the_poller_stops(sqs: Any) -> None:
+    url, arn = make_queue(sqs, "q7", visibility=30)
+    send(sqs, url, 20)
+    handler = Recorder(delay=0.5)
+    with polling(sqs, url, arn, handler, batch_size=10, batching_window_seconds=0, maximum_concurrency=1):
+        wait_for(lambda: len(handler.events) == 1 and in_flight(sqs, url) == 20)
+    # The first batch was processed and deleted; the one read ahead is visible again, not in flight for 30 s.
+    wait_for(lambda: depth(sqs, url) == 10, timeout=5)
+    assert in_flight(sqs, url) == 0
+    assert len(handler.records) == 10
+
+
 @pytest.fixture
 def scheduler_clients() -> Iterator[tuple[Any, Any]]:
     with mock_aws():
