@@ -109,12 +109,12 @@ def send(sqs: Any, url: str, count: int) -> None:
 
 
 def test_mappings_come_from_the_template(stack: Stack) -> None:
-    # Each worker has two event sources: its send queue (concurrency 2) and its bulk queue (3)
+    # Each worker has two event sources: its send queue and its bulk queue (SMS: concurrency 3 and 2)
     by_queue = {m.queue_url.rsplit("/", 1)[-1]: m for m in mappings_from_template(stack.resolver)}
     sms, bulk = by_queue["send-sms-queue"], by_queue["send-sms-bulk-queue"]
     assert sms.function_id == bulk.function_id == "SmsWorkerFunction"
-    assert (sms.batch_size, sms.batching_window_seconds, sms.maximum_concurrency) == (50, 1.0, 2)
-    assert (bulk.batch_size, bulk.batching_window_seconds, bulk.maximum_concurrency) == (50, 1.0, 3)
+    assert (sms.batch_size, sms.batching_window_seconds, sms.maximum_concurrency) == (50, 1.0, 3)
+    assert (bulk.batch_size, bulk.batching_window_seconds, bulk.maximum_concurrency) == (50, 1.0, 2)
     assert sms.report_batch_item_failures
     assert by_queue["send-email-queue"].batch_size == by_queue["send-email-bulk-queue"].batch_size == 100
 
