@@ -329,13 +329,22 @@ def serialize_receives() -> None:
 
     moto picks visible messages and marks them received without a lock, so two concurrent receives (five
     pollers per queue here) can both take the same message: a duplicate AWS would not produce that way.
-    Long polling is kept, but waits outside the lock so one poller never blocks another.
+    Long polling is kept, but waits outside the lock so one poller never blocks another. Deletes and
+    visibility changes take the same lock: they take messages out of the queue's pending set, which a
+    receive iterates ("Set changed size during iteration" when a poller deleted while another received).
     """
     from moto.sqs.models import SQSBackend
 
     original = SQSBackend.receive_message
-    locks: dict[str, threading.Lock] = {}
+    original_delete = SQSBackend.delete_message
+    original_change = SQSBackend.change_message_visibility
+    # Reentrant: a receive that moves messages to a DLQ changes their visibility under its own lock.
+    locks: dict[str, threading.RLock] = {}
     guard = threading.Lock()
+
+    def lock_of(queue_name: str) -> threading.RLock:
+        with guard:
+            return locks.setdefault(queue_name, threading.RLock())
 
     def receive_message(
         self: SQSBackend,
@@ -345,8 +354,7 @@ def serialize_receives() -> None:
         visibility_timeout: int,
         message_attribute_names: list[str] | None = None,
     ) -> Any:
-        with guard:
-            lock = locks.setdefault(queue_name, threading.Lock())
+        lock = lock_of(queue_name)
         deadline = time.monotonic() + (wait_seconds_timeout or 0)
         while True:
             with lock:
@@ -356,7 +364,19 @@ def serialize_receives() -> None:
                 return result
             self.get_queue(queue_name).wait_for_messages(min(0.2, remaining))  # type: ignore[arg-type]
 
+    def delete_message(self: SQSBackend, queue_name: str, receipt_handle: str) -> None:
+        with lock_of(queue_name):
+            original_delete(self, queue_name, receipt_handle)
+
+    def change_message_visibility(
+        self: SQSBackend, queue_name: str, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        with lock_of(queue_name):
+            original_change(self, queue_name, receipt_handle, visibility_timeout)
+
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+    SQSBackend.delete_message = delete_message  # type: ignore[method-assign]
+    SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
 
 
 @once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -14,6 +15,7 @@ from moto.core.responses import BaseResponse
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.responses import DynamoResult
+from moto.sqs import models as sqs_models
 from moto.sqs.models import SQSBackend
 from moto.sqs.responses import SQSResponse
 
@@ -30,6 +32,7 @@ from local_stack.moto_patches import (
     plain_sqs_write_answers,
     quick_sqs_scans,
     quick_top_level_projections,
+    serialize_receives,
     simple_set_updates,
 )
 
@@ -38,6 +41,8 @@ PATCHED = (
     (DynamoDBBackend, "update_item"),
     (DynamoDBBackend, "transact_write_items"),
     (SQSBackend, "receive_message"),
+    (SQSBackend, "delete_message"),
+    (SQSBackend, "change_message_visibility"),
     (SQSBackend, "send_message"),
     (SQSBackend, "is_message_valid_based_on_retention_period"),
     (SQSResponse, "start_message_move_task"),
@@ -54,6 +59,62 @@ def test_every_patch_applied_twice_leaves_one_layer() -> None:
     for patch in (apply_clock_fix, *ALL_PATCHES):
         patch()
     assert {(owner.__name__, name): getattr(owner, name) for owner, name in PATCHED} == first
+
+
+def test_receives_and_deletes_on_one_queue_can_run_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A receive walks the queue's pending set; a delete on another thread took a message out of it meanwhile
+    # ("Set changed size during iteration": the poller's receive failed) before deletes took the same lock.
+    serialize_receives()
+
+    def slow_pending_groups(queue: sqs_models.Queue) -> set[str]:
+        groups = set()
+        for message in queue.pending_messages:
+            time.sleep(0.001)  # a walk slow enough for a concurrent delete to land in it
+            if message.group_id is not None:
+                groups.add(message.group_id)
+        return groups
+
+    monkeypatch.setattr(sqs_models.Queue, "pending_message_groups", property(slow_pending_groups))
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="busy")["QueueUrl"]
+        for start in range(0, 200, 10):
+            entries = [{"Id": str(n), "MessageBody": str(start + n), "MessageGroupId": f"g{n % 3}"} for n in range(10)]
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        in_hand = [m for _ in range(10) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+        received = [m["Body"] for m in in_hand]
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def delete(handles: list[str]) -> None:
+            try:
+                for handle in handles:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+            except BaseException as exc:  # any failure is the test's finding
+                errors.append(exc)
+
+        def receive() -> None:
+            try:
+                while True:
+                    with lock:
+                        if len(received) >= 200:
+                            return
+                    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                    with lock:
+                        received.extend(m["Body"] for m in got)
+            except BaseException as exc:
+                errors.append(exc)
+
+        handles = [m["ReceiptHandle"] for m in in_hand]
+        # Receivers first, so that the deletes land while a receive walks the pending set.
+        threads = [threading.Thread(target=receive) for _ in range(3)]
+        threads += [threading.Thread(target=delete, args=(handles[n::3],)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert errors == []
+    assert sorted(received, key=int) == [str(n) for n in range(200)]
 
 
 def table_with_hash_key(name: str, key: str) -> Any:
