@@ -59,3 +59,16 @@ def test_rate_tokens_count_segments_only_when_asked_and_only_for_sms() -> None:
     assert rate_tokens(long_sms, SmsRateUnit.SEGMENTS) == 3
     assert rate_tokens(long_sms, SmsRateUnit.MESSAGES) == 1
     assert rate_tokens(queued_email(0, "ws"), SmsRateUnit.SEGMENTS) == 1
+
+
+def test_the_width_table_agrees_with_the_gsm_codec() -> None:
+    # The table is built once from the codec's character sets; every character the codec can or cannot
+    # encode must get the width the codec gives it (or count as UCS-2 when it cannot).
+    for code_point in [*range(0x0000, 0xD800), *range(0xE000, 0x10000, 7), 0x1F600, 0x10FFFF]:
+        char = chr(code_point)
+        try:
+            expected = (SmsEncoding.GSM7, len(char.encode("gsm03.38")))
+        except UnicodeEncodeError:
+            expected = (SmsEncoding.UCS2, len(char.encode("utf-16-le")) // 2)
+        parts = count_segments(char)
+        assert (parts.encoding, parts.units) == expected, hex(code_point)

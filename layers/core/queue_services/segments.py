@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
 import gsm0338  # noqa: F401 - registers the "gsm03.38" codec
+from gsm0338.charset import BASIC_CHARACTER_SET, BASIC_CHARACTER_SET_EXTENSION
 
 from queue_services.channels import SmsRateUnit
 from queue_services.models import QueuedMessage, QueuedSms
@@ -30,13 +32,24 @@ class SmsSegments:
     count: int
 
 
+def _gsm_widths() -> dict[str, int]:
+    """Every character GSM-7 can carry and its septets, as the gsm03.38 codec encodes it: 1 in the basic
+    set, 2 in the extension table (escape + code). Built once: encoding text character by character
+    through the codec cost a broadcast's accept 0.1 ms per recipient."""
+    names = (*BASIC_CHARACTER_SET.values(), *BASIC_CHARACTER_SET_EXTENSION.values())
+    characters = {unicodedata.lookup(name) for name in names}
+    return {char: len(char.encode("gsm03.38")) for char in characters}
+
+
+_GSM_WIDTHS = _gsm_widths()
+
+
 def _unit_widths(text: str) -> tuple[SmsEncoding, list[int]]:
     """Each character's width: septets in GSM-7 (2 for an extension character such as € [ ] { }), or
     UTF-16 code units in UCS-2 (2 for an emoji) when any character is outside GSM-7."""
-    try:
-        return SmsEncoding.GSM7, [len(char.encode("gsm03.38")) for char in text]
-    except UnicodeEncodeError:
-        return SmsEncoding.UCS2, [len(char.encode("utf-16-le")) // 2 for char in text]
+    if _GSM_WIDTHS.keys() >= set(text):
+        return SmsEncoding.GSM7, [_GSM_WIDTHS[char] for char in text]
+    return SmsEncoding.UCS2, [2 if ord(char) > 0xFFFF else 1 for char in text]
 
 
 def count_segments(text: str) -> SmsSegments:
