@@ -4,6 +4,7 @@ queue, progress from the ledger, cancel, Idempotency-Key, isolation and retries 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+from local_stack.lambda_context import LocalLambdaContext
 from local_stack.runtime import FunctionError
 from queue_services import composition
 from queue_services.adapters.ledger import Ledger
@@ -351,3 +353,37 @@ def test_a_late_settlement_refused_by_the_ledger_adds_nothing_to_the_progress_or
     counts = metrics(stack)["sms"]["workspaces"]["workspace-123"]
     assert (counts["success"], counts["failed"]) == (5, 0)
     assert {record.status for record in ledger.get_many(ids).values()} == {MessageStatus.SENT}
+
+
+def test_a_batchs_independent_reads_and_writes_run_side_by_side(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each round trip before a batch's first send (or after its last) is time its environment sends nothing:
+    # the ledger read and the broadcasts' state, then the settlement and the counters, go at the same time.
+    # Each pair meets at a barrier; done one after the other, the first to arrive waits alone and breaks it.
+    from queue_services import worker_composition
+
+    _, answer = bulk_sms(stack, recipients(20))
+    worker = worker_composition.channel_worker.__wrapped__(Channel.SMS)
+    reads, writes = threading.Barrier(2, timeout=5), threading.Barrier(2, timeout=5)
+    met: list[str] = []
+
+    def meeting(barrier: threading.Barrier, name: str, call: Any) -> Any:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            barrier.wait()
+            met.append(name)
+            return call(*args, **kwargs)
+
+        return wrapped
+
+    for part, method, barrier, name in [
+        (worker._ledger, "get_many", reads, "ledger read"),
+        (worker._broadcasts, "cancelled_among", reads, "broadcasts read"),
+        (worker._settlement, "settle", writes, "settlement"),
+        (worker._metrics_store, "record", writes, "counters"),
+    ]:
+        monkeypatch.setattr(part, method, meeting(barrier, name, getattr(part, method)))
+    event = stack.receive_event("SmsBulkQueue", 20)
+    assert worker.process(event, LocalLambdaContext("SmsWorkerFunction", 512, 60)) == {"batchItemFailures": []}
+    assert sorted(met) == ["broadcasts read", "counters", "ledger read", "settlement"]
+    assert len(stack.sink_messages("sms")) == 20
+    _, progress = broadcast(stack, answer["broadcastId"])
+    assert progress["sent"] == 20

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,6 +116,10 @@ class ChannelWorker:
         self._retry_policy = retry_policy
         self._margin = safety_margin_seconds
         self._on_invocation = on_invocation
+        # A batch's independent reads (and, after its sends, its independent writes) run side by side: each
+        # round trip before the first send or after the last one is time the environment sends nothing.
+        # Made once per environment; one invocation at a time uses it.
+        self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch-io")
 
     def process(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         records = event.get("Records") or []
@@ -129,8 +134,13 @@ class ChannelWorker:
         messages = {item.sqs_id: item.message for item in received}
         deadline = started + context.get_remaining_time_in_millis() / 1000 - self._margin
         now = datetime.now(UTC)
-        workspaces, unsettled = self._read_settings(messages)
-        ledger_records, held, unrecorded = self._check_ledger(messages, now, workspaces)
+        settings_read = self._side.submit(self._read_settings, messages)
+        broadcasts_read = self._side.submit(self._cancelled_broadcasts, list(messages.values()))
+        as_read = self._read_records(messages)
+        workspaces, unsettled = settings_read.result()
+        ledger_records, held, unrecorded = self._check_ledger(
+            messages, now, workspaces, as_read, broadcasts_read.result()
+        )
         if unrecorded:
             # Every message the api accepts has its record first: one without was never accepted (or was
             # forged). Refused, never sent, and not counted against its workspace.
@@ -155,11 +165,13 @@ class ChannelWorker:
         outcomes = dict(zip(to_send, sent, strict=True))
         outcomes.update(held)
         fanned_out = self._run_fanouts(orders, now)
-        self._record_counters(outcomes.values(), len(records), started)
-        self._count_broadcast_429s(to_send, outcomes)
+        counted = self._side.submit(self._record_counters, list(outcomes.values()), len(records), started)
+        counted_429s = self._side.submit(self._count_broadcast_429s, to_send, outcomes)
         actions = plan_retries(received, outcomes, self._retry_policy, queues.max_receive_count)
         settled, dead_lettered = self._apply_retries(actions, queues)
         self._save_ledger(ledger_updates(outcomes, ledger_records, dead_lettered, now))
+        counted.result()
+        counted_429s.result()
         reports = message_reports(received, outcomes, actions, settled, dead_lettered)
         log_reports(self._channel, reports, len(records) - len(received), started)
 
@@ -222,20 +234,29 @@ class ChannelWorker:
                 for sqs_id, m in messages.items()
             }
 
+    def _read_records(self, messages: dict[str, QueuedMessage]) -> dict[str, MessageRecord]:
+        """The batch's ledger records (one batched read)."""
+        if self._ledger is None or not messages:
+            return {}
+        return self._ledger.get_many(message.message_id for message in messages.values())
+
     def _check_ledger(
-        self, messages: dict[str, QueuedMessage], now: datetime, workspaces: dict[str, WorkspaceSettings]
+        self,
+        messages: dict[str, QueuedMessage],
+        now: datetime,
+        workspaces: dict[str, WorkspaceSettings],
+        records: dict[str, MessageRecord],
+        cancelled_broadcasts: set[str],
     ) -> tuple[dict[str, MessageRecord], dict[str, DeliveryOutcome], set[str]]:
-        """Read the batch's records (one batched read), hold back what must not be sent now (paused
-        workspaces included), and claim the rest (`sending`, one transaction per 100). Returns the records,
-        the held-back outcomes, and the SQS ids of messages that have no record (to be refused)."""
+        """From the batch's records as read, hold back what must not be sent now (paused workspaces and
+        cancelled broadcasts included), and claim the rest (`sending`, one transaction per 100). Returns the
+        records, the held-back outcomes, and the SQS ids of messages that have no record (to be refused)."""
         paused = {ws for ws, settings in workspaces.items() if settings.paused}
         if self._ledger is None or not messages:
             return {}, self._hold_paused(messages, paused), set()
-        records = self._ledger.get_many(message.message_id for message in messages.values())
         held: dict[str, DeliveryOutcome] = {}
         claims: dict[str, int] = {}
         unrecorded: set[str] = set()
-        cancelled_broadcasts = self._cancelled_broadcasts(messages.values())
         to_cancel: dict[str, int] = {}
         for sqs_id, message in messages.items():
             ids = (message.message_id, message.workspace_id)
