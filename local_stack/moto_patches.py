@@ -10,6 +10,7 @@ import functools
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -403,6 +404,60 @@ def cache_condition_lexing() -> None:
         return deque(node._replace(children=list(node.children or [])) if node.children else node for node in tokens)
 
     ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
+
+
+# Parsed conditions kept (least recently used dropped): the service's few expressions with the values of
+# the batches in flight.
+_PARSED_CONDITIONS_KEPT = 512
+
+
+@once
+def cache_condition_parsing() -> None:
+    """Parse each DynamoDB condition (expression, names and values) once, not for every item it is checked on.
+
+    A ledger claim is one transaction of up to 100 updates with the same condition and, within a batch, the
+    same values; moto parsed it three times per item (the request's validation, the transaction's check,
+    the update's own check): 40 % of a 50-message claim's CPU, and a batch's claim is time its environment
+    sends nothing. The parsed condition is a tree of operators that evaluating against an item never
+    changes; the names and values the parse found (which moto checks for unused ones) are kept with it.
+    An expression that fails to parse is not kept: it fails again, as before.
+    """
+    import json
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser.parse
+    parsed: OrderedDict[tuple[str, str, str], tuple[Any, tuple[str, ...], tuple[str, ...]]] = OrderedDict()
+    lock = threading.Lock()
+
+    def parse(self: ConditionExpressionParser) -> Any:
+        try:
+            key = (
+                self.condition_expression or "",
+                json.dumps(self.expression_attribute_names, sort_keys=True),
+                json.dumps(self.expression_attribute_values, sort_keys=True),
+            )
+        except TypeError:  # a binary value: not worth a key of its own
+            return original(self)
+        with lock:
+            found = parsed.get(key)
+            if found is not None:
+                parsed.move_to_end(key)
+        if found is None:
+            names, values = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
+            op = original(self)
+            found = (op, tuple(self.expr_attr_names_found[names:]), tuple(self.expr_attr_values_found[values:]))
+            with lock:
+                parsed[key] = found
+                if len(parsed) > _PARSED_CONDITIONS_KEPT:
+                    parsed.popitem(last=False)
+            return op
+        self.expr_attr_names_found.extend(found[1])
+        self.expr_attr_values_found.extend(found[2])
+        return found[0]
+
+    ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
+    ConditionExpressionParser.parse_through_moto = original  # type: ignore[attr-defined]  # for the comparison test
 
 
 @once
@@ -807,6 +862,7 @@ ALL_PATCHES: tuple[Callable[[], None], ...] = (
     cheap_content_dedup_check,
     incremental_item_size,
     cache_condition_lexing,
+    cache_condition_parsing,
     simple_set_updates,
     quick_sqs_scans,
     quick_top_level_projections,

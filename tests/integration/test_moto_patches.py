@@ -6,12 +6,14 @@ import copy
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 from moto.core.responses import BaseResponse
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.responses import DynamoResult
@@ -23,6 +25,7 @@ from local_stack.moto_patches import (
     ALL_PATCHES,
     apply_clock_fix,
     atomic_dynamodb_writes,
+    cache_condition_parsing,
     cheap_content_dedup_check,
     dynamodb_writes_hold_table_locks,
     incremental_item_size,
@@ -49,6 +52,7 @@ PATCHED = (
     (SQSResponse, "send_message_batch"),
     (BaseResponse, "parse_parameters"),
     (Item, "project"),
+    (ConditionExpressionParser, "parse"),
 )
 
 
@@ -619,3 +623,93 @@ def test_items_over_400_kb_are_still_refused_however_they_grow() -> None:
                 ExpressionAttributeValues={":x": {"S": "3" * 300_000}},
             )  # fmt: skip
         assert len(ddb.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]["x"]["S"]) == 300_000
+
+
+def conditional_answers() -> list[Any]:
+    """Answers and final items of conditional writes that repeat one condition with the same values: a claim
+    transaction, a transaction refused for one item, conditional puts passing and refused, and a request
+    naming an attribute its condition does not use (refused each time, also once its condition was parsed)."""
+    with mock_aws():
+        client = table_with_hash_key("L", "id")
+        for n in range(4):
+            client.put_item(TableName="L", Item={"id": {"S": f"m{n}"}, "status": {"S": "queued"}, "v": {"N": "0"}})
+        condition = {
+            "ConditionExpression": "#s IN (:queued, :sending) AND #v = :v",
+            "ExpressionAttributeNames": {"#s": "status", "#v": "v"},
+        }
+        values = {":queued": {"S": "queued"}, ":sending": {"S": "sending"}, ":v": {"N": "0"}}
+
+        def claim(ids: list[str]) -> dict[str, Any]:
+            return {
+                "TransactItems": [
+                    {
+                        "Update": {
+                            "TableName": "L",
+                            "Key": {"id": {"S": message_id}},
+                            "UpdateExpression": "SET #s = :target",
+                            **condition,
+                            "ExpressionAttributeValues": {**values, ":target": {"S": "sending"}},
+                        }
+                    }
+                    for message_id in ids
+                ]
+            }
+
+        answers: list[Any] = []
+
+        def record(call: Callable[[], Any]) -> None:
+            try:
+                answer = call()
+                answer.pop("ResponseMetadata", None)
+            except client.exceptions.ClientError as error:
+                answer = {
+                    "error": error.response["Error"]["Code"],
+                    "reasons": error.response.get("CancellationReasons"),
+                }
+            answers.append(answer)
+
+        record(lambda: client.transact_write_items(**claim(["m0", "m1"])))
+        client.update_item(
+            TableName="L",
+            Key={"id": {"S": "m1"}},
+            UpdateExpression="SET #v = :one",
+            ExpressionAttributeNames={"#v": "v"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        record(
+            lambda: client.transact_write_items(**claim(["m1", "m2"]))
+        )  # m1's version moved on: refused, m2 untouched
+        record(lambda: client.transact_write_items(**claim(["m2", "m3"])))
+        for _ in range(2):
+            put = {"TableName": "L", "Item": {"id": {"S": "m1"}, "status": {"S": "done"}}, **condition}
+            record(lambda put=put: client.put_item(**put, ExpressionAttributeValues=values))  # refused: v is 1
+            # On m3, whose condition holds, a name the expressions do not use: refused for it alone (moto finds
+            # the names used in the parse, which the cache must give back with the parsed condition).
+            unused = {
+                **put,
+                "Item": {"id": {"S": "m3"}},
+                "ExpressionAttributeNames": {"#s": "status", "#v": "v", "#x": "x"},
+            }
+            record(lambda put=unused: client.put_item(**put, ExpressionAttributeValues=values))
+        record(
+            lambda: client.put_item(
+                TableName="L",
+                Item={"id": {"S": "m0"}, "status": {"S": "x"}},
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        )
+        answers.append(client.scan(TableName="L")["Items"])
+        return answers
+
+
+def test_cached_conditions_decide_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache_condition_parsing()
+    cached = conditional_answers()
+    monkeypatch.setattr(ConditionExpressionParser, "parse", ConditionExpressionParser.parse_through_moto)
+    assert cached == conditional_answers()
+    assert "error" not in cached[0]
+    assert cached[1]["error"] == "TransactionCanceledException"
+    assert [answer.get("error") for answer in cached[3:7]] == [
+        "ConditionalCheckFailedException",
+        "ValidationException",
+    ] * 2
