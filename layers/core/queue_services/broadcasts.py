@@ -26,8 +26,10 @@ from queue_services.scheduling import iso_utc, plan_delivery
 from queue_services.statuses import MessageStatus
 from queue_services.tenancy import Principal
 
-# Parallel SendMessageBatch / BatchWriteItem calls while accepting one request.
-PARALLEL_CALLS = 8
+# Parallel SendMessageBatch / BatchWriteItem calls while accepting one request. Side by side on the local
+# stack (2,000 recipients due now, sets of 10): 8 gave 1.68-1.96 s p50, 16 gave 1.41-1.85 s, 32 no better
+# than 16 (bench/RESULTS.md, "Less time outside the send phase").
+PARALLEL_CALLS = 16
 # A chunk of work for one thread: 25 ledger records (one BatchWriteItem) or 10 queue copies (one SendMessageBatch).
 LEDGER_CHUNK = 25
 QUEUE_CHUNK = 10
