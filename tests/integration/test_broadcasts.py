@@ -101,6 +101,7 @@ def test_a_request_with_no_valid_recipient_is_a_422_naming_recipients(stack: Sta
 def test_a_broadcast_is_delivered_once_and_its_progress_counts_every_message(stack: Stack) -> None:
     status, answer = bulk_sms(stack, recipients(120))
     assert status == 202
+    assert broadcast(stack, answer["broadcastId"])[1]["state"] == "active"
     drain_bulk(stack)
     sent = stack.sink_messages("sms")
     assert len(sent) == 120
@@ -108,7 +109,20 @@ def test_a_broadcast_is_delivered_once_and_its_progress_counts_every_message(sta
     status, progress = broadcast(stack, answer["broadcastId"])
     assert status == 200
     assert (progress["total"], progress["sent"], progress["queued"], progress["failed"]) == (120, 120, 0, 0)
-    assert progress["etaSeconds"] is None
+    assert (progress["state"], progress["etaSeconds"]) == ("done", None)
+
+
+def test_a_done_broadcast_is_listed_done_and_a_cancel_leaves_it_done(stack: Stack) -> None:
+    _, answer = bulk_sms(stack, recipients(20))
+    drain_bulk(stack)
+    listed = stack.api.invoke(
+        route_event("GET", "/api/broadcasts", query={"workspaceId": "workspace-123"}, caller=ADMIN)
+    )
+    assert [b["state"] for b in json.loads(listed["body"])["broadcasts"]] == ["done"]
+    status, after_cancel = broadcast(stack, answer["broadcastId"], "DELETE")
+    assert status == 200
+    assert (after_cancel["state"], after_cancel["cancelled"], after_cancel["cancelledAt"]) == ("done", 0, None)
+    assert broadcast(stack, answer["broadcastId"])[1]["state"] == "done"
 
 
 def test_a_cancel_mid_broadcast_stops_the_rest(stack: Stack) -> None:
@@ -318,6 +332,7 @@ def test_a_broadcasts_failures_by_reason_and_its_messages_cancelled_one_by_one_a
     assert len(stack.sink_messages("sms")) == 26
     assert (progress["sent"], progress["failed"], progress["cancelled"]) == (26, 3, 1)
     assert (progress["queued"], progress["sending"], progress["failedByReason"]) == (0, 0, {"HTTP 400": 3})
+    assert progress["state"] == "done"
 
 
 def test_a_late_settlement_refused_by_the_ledger_adds_nothing_to_the_progress_or_the_counters(stack: Stack) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from queue_services.adapters.ledger import TRANSACTION_LIMIT, transaction_chunks
-from queue_services.broadcast_progress import ProgressStep, StatusMove, progress_steps
+from queue_services.broadcast_progress import ProgressStep, StatusMove, progress_steps, reported_state
 from queue_services.statuses import MessageStatus as S
 
 
@@ -60,3 +60,14 @@ def test_records_of_one_group_fill_a_transaction_up_to_the_record_limit() -> Non
     assert [len(chunk) for chunk in chunks] == [98, 98, 34]
     chunks = transaction_chunks(ids, lambda _m: [], limit=50)
     assert [len(chunk) for chunk in chunks] == [50, 50, 50, 50, 30]
+
+
+def test_a_broadcast_reads_done_once_nothing_is_queued_or_sending_and_cancelled_once_marked() -> None:
+    # marked cancelled, total, sent, failed, cancelled
+    assert reported_state(False, 10, 0, 0, 0) == "active"
+    assert reported_state(False, 10, 9, 0, 0) == "active"  # one still queued or sending
+    assert reported_state(False, 10, 10, 0, 0) == "done"
+    assert reported_state(False, 10, 6, 3, 1) == "done"  # every outcome counts as finished
+    assert reported_state(False, 10, 0, 0, 10) == "done"  # its messages cancelled one by one
+    assert reported_state(True, 10, 4, 0, 6) == "cancelled"  # the caller's cancel is what they read
+    assert reported_state(True, 10, 0, 0, 0) == "cancelled"

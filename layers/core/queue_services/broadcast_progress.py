@@ -10,11 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from queue_services.statuses import MessageStatus
 
 # The statuses counted on the broadcast's item; queued and scheduled are the rest of its total.
 COUNTED = frozenset({MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED})
+
+
+# What callers read as a broadcast's state (README "Broadcasts").
+ReportedState = Literal["active", "done", "cancelled"]
+
+
+def reported_state(marked_cancelled: bool, total: int, sent: int, failed: int, cancelled: int) -> ReportedState:
+    """cancelled once a DELETE marked it so; done when none of its messages is left queued or sending (each
+    one sent, failed or cancelled on its own); active otherwise. Derived from the counters on every read, so
+    no write has to notice the last message."""
+    if marked_cancelled:
+        return "cancelled"
+    return "done" if sent + failed + cancelled >= total else "active"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from queue_services.adapters.broadcasts import BroadcastRecord, BroadcastState, 
 from queue_services.adapters.ledger import Ledger, MessageRecord, retention_epoch
 from queue_services.adapters.schedules import ScheduleStore
 from queue_services.adapters.send_queue import SendQueue
-from queue_services.broadcast_progress import StatusMove, progress_steps
+from queue_services.broadcast_progress import ReportedState, StatusMove, progress_steps, reported_state
 from queue_services.bulk import BulkEmailRequest, BulkSmsRequest, Rejection, split_recipients
 from queue_services.channels import Channel
 from queue_services.codec import encode_fanout_order, encode_queued_message
@@ -58,7 +58,7 @@ class BroadcastView(CamelModel):
     workspace_id: str
     channel: str
     name: str | None = None
-    state: str
+    state: ReportedState = Field(description="active; done when every message is sent, failed or cancelled; cancelled")
     send_at: str
     created_at: str
     cancelled_at: str | None = None
@@ -77,7 +77,7 @@ class BroadcastSummary(CamelModel):
     broadcast_id: str
     channel: str
     name: str | None = None
-    state: str
+    state: ReportedState
     total: int
     send_at: str
     created_at: str
@@ -88,6 +88,12 @@ class BroadcastList(CamelModel):
 
     broadcasts: list[BroadcastSummary]
     cursor: str | None = None
+
+
+def state_of(record: BroadcastRecord) -> ReportedState:
+    return reported_state(
+        record.state is BroadcastState.CANCELLED, record.total, record.sent, record.failed, record.cancelled
+    )
 
 
 def enqueue_all(queue: SendQueue, messages: list[QueuedMessage], delay_seconds: int) -> set[str]:
@@ -247,14 +253,14 @@ class BroadcastIntake:
         record = self.get(broadcast_id, principal)
         queued = max(0, record.total - record.sending - record.sent - record.failed - record.cancelled)
         backlog = queued + record.sending
-        active = record.state is BroadcastState.ACTIVE
+        state = state_of(record)
         rate = self._workspace_rate(record.workspace_id, Channel(record.channel))
         return BroadcastView(
             broadcast_id=record.broadcast_id,
             workspace_id=record.workspace_id,
             channel=record.channel,
             name=record.name,
-            state=record.state.value,
+            state=state,
             send_at=iso_utc(record.send_at),
             created_at=iso_utc(record.created_at),
             cancelled_at=iso_utc(record.cancelled_at) if record.cancelled_at else None,
@@ -266,7 +272,7 @@ class BroadcastIntake:
             failed_by_reason=dict(record.failed_by_reason),
             cancelled=record.cancelled,
             rate_limited=record.rate_limited,
-            eta_seconds=eta_seconds(backlog, rate) if active else None,
+            eta_seconds=eta_seconds(backlog, rate) if state == "active" else None,
         )
 
     def list(self, workspace_id: str, principal: Principal, limit: int, cursor: str | None) -> BroadcastList:
@@ -278,7 +284,7 @@ class BroadcastIntake:
                     broadcast_id=r.broadcast_id,
                     channel=r.channel,
                     name=r.name,
-                    state=r.state.value,
+                    state=state_of(r),
                     total=r.total,
                     send_at=iso_utc(r.send_at),
                     created_at=iso_utc(r.created_at),
@@ -296,8 +302,11 @@ class BroadcastIntake:
         queue now: the worker that gets it cancels the scheduled messages (queue_services.fanout), in
         seconds, outside this request. Cancelling 10,000 of them here took 100 transactions in a row, and
         timed the api out on the local stack (bench/RESULTS.md); a request's work should not grow with the
-        broadcast. Already fired (or firing): the fan-out sees the cancel and cancels them itself."""
+        broadcast. Already fired (or firing): the fan-out sees the cancel and cancels them itself. A broadcast
+        already done (nothing queued or sending) is left done: there is nothing to cancel."""
         record = self.get(broadcast_id, principal)
+        if state_of(record) == "done":
+            return self.progress(broadcast_id, principal)  # nothing left to cancel: it stays done
         if record.state is BroadcastState.ACTIVE and self._broadcasts.cancel(record, now) is None:
             raise Conflict("the broadcast changed while being cancelled; look at it again")
         if record.schedule_name is not None:
