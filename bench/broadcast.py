@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -153,6 +154,23 @@ def start_stack(api: str, *options: str) -> subprocess.Popen[bytes]:
 
 
 NO_FAULTS: dict[str, Any] = {"rate429": 0, "rate5xx": 0, "latencyMs": 0, "maxPerSecond": None, "retryAfterSeconds": 1}
+
+
+def wait_for_empty_bulk_queue(aws: str, timeout: float = 300) -> None:
+    """Until the SMS bulk queue holds nothing (visible, in flight or delayed): a cancelled broadcast's copies,
+    which the workers cancel batch by batch, would otherwise take the next run's batches."""
+    sqs = boto3.client(
+        "sqs", endpoint_url=aws, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
+    )
+    url = sqs.get_queue_url(QueueName="send-sms-bulk-queue")["QueueUrl"]
+    names = [f"ApproximateNumberOfMessages{part}" for part in ("", "NotVisible", "Delayed")]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        if sum(int(counts[name]) for name in names) == 0:
+            return
+        time.sleep(1)
+    raise SystemExit(f"the SMS bulk queue did not empty in {timeout:.0f} s")
 
 
 def faults_for(rate: float, strict: bool, rate429: float, latency_ms: float = 0.0) -> dict[str, Any]:

@@ -23,11 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from broadcast import API_KEY, stack_is_up, start_stack
+from broadcast import API_KEY, stack_is_up, start_stack, wait_for_empty_bulk_queue
 from recording import publish, run_header
 
 
@@ -49,21 +48,6 @@ def body(size: int, run: int, ahead: bool) -> dict[str, Any]:
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def wait_for_empty_bulk_queue(aws: str, timeout: float = 300) -> None:
-    sqs = boto3.client(
-        "sqs", endpoint_url=aws, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
-    )
-    url = sqs.get_queue_url(QueueName="send-sms-bulk-queue")["QueueUrl"]
-    names = [f"ApproximateNumberOfMessages{part}" for part in ("", "NotVisible", "Delayed")]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-        if sum(int(counts[name]) for name in names) == 0:
-            return
-        time.sleep(1)
-    raise SystemExit("the bulk queue did not empty after the cancel")
 
 
 def run_size(http: requests.Session, api: str, aws: str, size: int, runs: int, cancel: bool) -> dict[str, float]:

@@ -238,7 +238,7 @@ def main() -> int:
             others += [
                 Step("tenants.py", stack.options("api", "sink", "aws")),
                 Step("cost.py", ["--count", "400", *stack.options("api", "sink", "aws")]),
-                Step("priority.py", ["--seconds", "25", *stack.options("api", "sink")]),
+                Step("priority.py", ["--seconds", "25", *stack.options("api", "sink", "aws")]),
             ]
             for step in others:
                 run_step(step, sections)

@@ -47,7 +47,8 @@ class CallCounter:
     GET /_emulator/calls reads the counts, GET /_emulator/cpu the CPU seconds (the serving thread's own
     CPU time: waits for the GIL are not in it); DELETE clears both (benchmarks use them). Items of the
     DynamoDB calls in ITEM_COUNTED are counted once PUT /_emulator/items turns it on (it parses their
-    bodies, which costs emulator CPU the other benchmarks should not pay); GET reads them, DELETE clears.
+    bodies, which costs emulator CPU the other benchmarks should not pay), until PUT {"count": false}
+    turns it off; GET reads them, DELETE clears.
     PUT /_emulator/latency {"ms": n} delays every AWS call by n ms from then on (a round trip to AWS from
     Lambda, for benchmarks; a sleep of the serving thread, no CPU); 0 turns it off.
     """
@@ -64,7 +65,10 @@ class CallCounter:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO")
         if path in ("/_emulator/calls", "/_emulator/cpu", "/_emulator/items"):
-            return self._answer(path, environ.get("REQUEST_METHOD", "GET"), start_response)
+            method = environ.get("REQUEST_METHOD", "GET")
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            asked = json.loads(environ["wsgi.input"].read(length) or b"{}") if method == "PUT" else {}
+            return self._answer(path, method, bool(asked.get("count", True)), start_response)
         if path == "/_emulator/latency" and environ.get("REQUEST_METHOD") == "PUT":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             asked = json.loads(environ["wsgi.input"].read(length) or b"{}").get("ms", 0)
@@ -97,10 +101,10 @@ class CallCounter:
                 if items is not None:
                     self._items[operation] = self._items.get(operation, 0) + items
 
-    def _answer(self, path: str, method: str, start_response: Any) -> list[bytes]:
+    def _answer(self, path: str, method: str, count: bool, start_response: Any) -> list[bytes]:
         with self._lock:
             if path == "/_emulator/items" and method == "PUT":
-                self._count_items = True
+                self._count_items = count
             elif method == "DELETE":
                 if path == "/_emulator/items":
                     self._items.clear()

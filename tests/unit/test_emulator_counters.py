@@ -35,7 +35,7 @@ def backend(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 BATCH = {"RequestItems": {"ledger": [{"PutRequest": {}}] * 3, "metrics": [{"PutRequest": {}}]}}
 
 
-def test_items_are_counted_only_once_asked_for_and_calls_always() -> None:
+def test_items_are_counted_only_while_asked_for_and_calls_always() -> None:
     counter = CallCounter(backend)
     wsgi(counter, "POST", "/", BATCH, "DynamoDB_20120810.BatchWriteItem")
     assert wsgi(counter, "GET", "/_emulator/items") == {}
@@ -54,6 +54,10 @@ def test_items_are_counted_only_once_asked_for_and_calls_always() -> None:
     }
     wsgi(counter, "DELETE", "/_emulator/items")
     assert wsgi(counter, "GET", "/_emulator/items") == {}
+    wsgi(counter, "PUT", "/_emulator/items", {"count": False})
+    wsgi(counter, "POST", "/", BATCH, "DynamoDB_20120810.BatchWriteItem")
+    assert wsgi(counter, "GET", "/_emulator/items") == {}
+    assert wsgi(counter, "GET", "/_emulator/calls")["DynamoDB_20120810.BatchWriteItem"] == 3
 
 
 def test_item_counts_of_each_kind_of_call() -> None:
