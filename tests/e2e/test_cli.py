@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,12 +107,24 @@ def test_qs_broadcast_sends_a_csv_follows_it_to_the_end_and_fails_on_a_rejected_
     texts = sorted(m["message"] for m in stack.sink_messages("sms"))
     people = ("Ada from London", "Alan from Wilmslow", "Grace from Arlington", "Katherine from Hampton")
     assert texts == [f"Hi {who}" for who in people]
-    # And the broadcast is listed, and its status and a (harmless) cancel answer
+    # And the broadcast is listed, and its status says done; a cancel leaves a finished broadcast done
     (broadcast_id,) = summary["broadcastIds"]
     listed = qs_json(stack, "broadcasts", "list", "--workspace", "workspace-123")
     assert broadcast_id in [b["broadcastId"] for b in listed["broadcasts"]]
-    assert qs_json(stack, "broadcast", "status", broadcast_id)["sent"] == 4
-    assert qs_json(stack, "broadcast", "cancel", broadcast_id)["state"] == "cancelled"
+    status = qs_json(stack, "broadcast", "status", broadcast_id)
+    assert (status["sent"], status["state"]) == (4, "done")
+    assert qs_json(stack, "broadcast", "cancel", broadcast_id)["state"] == "done"
+    # And one still waiting (due tomorrow) is cancelled
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    later = stack.http.post(
+        f"{stack.api}/api/bulk-sms",
+        json={"workspaceId": "workspace-123", "message": "Later", "sendAt": tomorrow,
+              "recipients": [{"phoneNumber": "+15550000001", "contactId": "later-1"}]},
+        timeout=30,
+    )  # fmt: skip
+    assert later.status_code == 202, later.text
+    cancelled = qs_json(stack, "broadcast", "cancel", later.json()["broadcastId"])
+    assert (cancelled["state"], cancelled["sent"]) == ("cancelled", 0)
 
 
 def test_qs_broadcast_names_a_csv_without_its_address_column(stack: LocalStackProcess, tmp_path: Path) -> None:
