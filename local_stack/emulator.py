@@ -19,7 +19,7 @@ from typing import Any
 
 from local_stack import iam
 from local_stack.gc_pauses import freeze_after_full_collections
-from local_stack.moto_patches import ALL_PATCHES, apply_clock_fix
+from local_stack.moto_patches import ALL_PATCHES, PARSED_BODY, apply_clock_fix
 from local_stack.sqs_metrics import start_publisher
 
 # DynamoDB calls that write or read a varying number of items (what a cost model needs: bench/cost.py).
@@ -141,7 +141,11 @@ class IamGuard:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)  # moto reads the body again
-        request = iam.request_of(environ, caller, body)
+        payload = iam.json_object(body)
+        if payload is not None:
+            # moto's JSON read takes it from here rather than decoding the body a second time.
+            environ[PARSED_BODY] = (body, payload)
+        request = iam.request_of(environ, caller, payload or {})
         refused = iam.denied(self._grants, request)
         if refused is None:
             return self._app(environ, start_response)

@@ -147,13 +147,17 @@ def caller_of(environ: dict[str, Any]) -> str | None:
     return found.group(1) if found else None
 
 
-def request_of(environ: dict[str, Any], caller: str, body: bytes) -> Request:
-    """What the caller's call needs, from the WSGI request and its body."""
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A request's body as a JSON object; None when it is empty, not JSON or not an object."""
     try:
-        payload = json.loads(body) if body else {}
+        payload = json.loads(body) if body else None
     except ValueError:
-        payload = {}
-    payload = payload if isinstance(payload, dict) else {}
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def request_of(environ: dict[str, Any], caller: str, payload: dict[str, Any]) -> Request:
+    """What the caller's call needs, from the WSGI request and its body's JSON (json_object; {} if none)."""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target.startswith("DynamoDB_"):
         needs = _dynamodb_needs(target.split(".", 1)[1], payload)

@@ -21,6 +21,7 @@ from werkzeug.test import EnvironBuilder
 
 from local_stack import iam
 from local_stack.emulator import IamGuard
+from local_stack.moto_patches import PARSED_BODY, json_params
 from local_stack.provision import provision
 from local_stack.template import Resolver, load_template, resources_of_type
 
@@ -212,6 +213,30 @@ def test_cloudwatch_metric_reads_are_checked_in_either_protocol(guard: IamGuard)
     # Allowed calls go on to the emulator, absent here: any answer but a refusal will do.
     assert read("ApiFunction") != "AccessDeniedException"
     request = iam.request_of(
-        {"HTTP_X_AMZ_TARGET": "GraniteServiceVersion20100801.GetMetricData", "PATH_INFO": "/"}, "ApiFunction", b"{}"
+        {"HTTP_X_AMZ_TARGET": "GraniteServiceVersion20100801.GetMetricData", "PATH_INFO": "/"}, "ApiFunction", {}
     )
     assert request.needs == (("cloudwatch:GetMetricData", "*"),)
+
+
+def test_a_body_the_check_decoded_is_handed_to_moto_and_not_decoded_again(resolver: Resolver) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def stand_in(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ)
+        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0")])
+        return [b"{}"]
+
+    checked = IamGuard(stand_in)
+    grants = json.dumps(iam.grants_to_json(iam.function_grants(TEMPLATE, resolver))).encode()
+    checked(EnvironBuilder(method="PUT", path="/_emulator/iam", data=grants).get_environ(), lambda *_: None)
+    table = resolver.resources["MessagesTable"].ref
+    client_of(checked, "dynamodb", "ApiFunction").get_item(TableName=table, Key={"messageId": {"S": "m-1"}})
+    environ = seen[-1]
+    body = environ["wsgi.input"].read()
+    # moto reads the same bytes and takes the object the check decoded, the very same one
+    assert json_params(body, environ) is environ[PARSED_BODY][1]
+    assert json_params(body, environ) == {"TableName": table, "Key": {"messageId": {"S": "m-1"}}}
+    # a body other than the one decoded is decoded on its own; no environ, no check: decoded here
+    assert json_params(b'{"TableName": "other"}', environ) == {"TableName": "other"}
+    assert json_params(body, {}) == json.loads(body)
+    assert json_params(b"", {}) == {}
