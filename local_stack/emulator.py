@@ -66,9 +66,11 @@ class CallCounter:
         path = environ.get("PATH_INFO")
         if path in ("/_emulator/calls", "/_emulator/cpu", "/_emulator/items"):
             method = environ.get("REQUEST_METHOD", "GET")
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            asked = json.loads(environ["wsgi.input"].read(length) or b"{}") if method == "PUT" else {}
-            return self._answer(path, method, bool(asked.get("count", True)), start_response)
+            options: dict[str, Any] = {}
+            if path == "/_emulator/items" and method == "PUT":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                options = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            return self._answer(path, method, bool(options.get("count", True)), start_response)
         if path == "/_emulator/latency" and environ.get("REQUEST_METHOD") == "PUT":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             asked = json.loads(environ["wsgi.input"].read(length) or b"{}").get("ms", 0)

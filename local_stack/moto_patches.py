@@ -525,7 +525,6 @@ def plain_dynamodb_answers() -> None:
 
 @functools.cache
 def _plain_json_result_type() -> type[ActionResult]:
-
     from moto.core.responses import ActionResult
     from moto.core.serialize import BaseJSONSerializer
 
