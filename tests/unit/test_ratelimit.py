@@ -499,6 +499,32 @@ def test_a_broadcast_handle_claims_no_slot_beyond_its_horizon_and_waits_for_it()
     assert clock.slept[-1] <= 0.25 + 1e-9
 
 
+@pytest.mark.parametrize(("demand", "sent_first", "horizon"), [(10, 0, 0.12), (12, 5, 0.12), (10, 5, 0.25)])
+def test_a_broadcast_batch_claims_only_a_little_ahead_while_more_than_half_of_it_is_left(
+    demand: int, sent_first: int, horizon: float
+) -> None:
+    # Given a broadcast's batch, sent_first of its messages sent (one claim of 5 slots, all used)
+    clock = FakeClock()
+    claimer = SequentialClaimer(SlotPlan.for_rate(50), clock)
+    bulk = SharedRateLimiter(claimer, demand=demand, clock=clock, sleep=clock.sleep, horizon=0.25, behind_horizon=0.12)
+    for _ in range(sent_first):
+        assert bulk.acquire(far())
+    assert bulk.next_time() is None
+    # And another batch holding the channel's next 10 slots (0.2 s)
+    claimer.claim(clock.now, clock.now + 1.0, 10)
+    taken_until, asked_at = claimer.next_start, clock.now
+    clock.slept.clear()
+    # When it asks for its next slot
+    assert bulk.acquire(far())
+    # Then with more than half of it left it waited until the first free slot was within 0.12 s (a batch
+    # nearer its end, claiming up to 0.25 s ahead, gets those slots first); with half or less left, within
+    # 0.25 s: at once here. Either way the call is made at that first free slot.
+    waited_before_claiming = sum(clock.slept[:-1])
+    expected = max(0.0, taken_until - horizon - asked_at)
+    assert expected - 1e-9 <= waited_before_claiming <= expected + claimer.plan.slot_seconds
+    assert clock.now == pytest.approx(taken_until)
+
+
 def test_a_single_send_handle_claims_as_far_ahead_as_it_must() -> None:
     clock = FakeClock()
     claimer = SequentialClaimer(SlotPlan.for_rate(50), clock)

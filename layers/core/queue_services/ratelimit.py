@@ -15,6 +15,9 @@ The rules, in numbers (README "Rate limiting"):
   second, or REPEAT_COUNT 429s in one environment within REPEAT_WINDOW_SLOTS slots' time (0.5 s at 50/s,
   0.25 s at 100/s: a provider refusing every call, not a few unlucky ones), pauses the channel for
   Retry-After and ramps it back up (adapters.rate_limit_table.RECOVERY_STEPS).
+- A broadcast's batch (bulk queue) claims at most BULK_HORIZON_SECONDS ahead (0.25 s), single sends as
+  far as they need: single sends go first. While more than half of it is left, a broadcast's batch claims
+  at most BULK_BEHIND_HORIZON_SECONDS ahead (0.12 s): of two, the one nearer its end goes first.
 - A claim asks for slots no sooner than the time this environment's recent claims took (the slowest of
   the last CLAIM_LATENCY_KEPT, at most MAX_CLAIM_LEAD_SECONDS): a claim written at an idle moment, from
   now, got slots whose first ones were already too late when the write returned (a DynamoDB write takes
@@ -40,6 +43,11 @@ LOW_RATE_MARGIN_SECONDS = 0.1
 # Broadcasts' messages claim slots at most this far ahead (single sends claim as far as they need): a single
 # send then waits at most this long behind a broadcast's backlog, which still gets every slot they leave.
 BULK_HORIZON_SECONDS = 0.25
+# A broadcast's batch with more than half of it left claims only this far ahead, so that of two broadcast
+# batches the one nearer its end goes first: they then finish apart, and one sends while the other is
+# between batches (sharing evenly kept them in step, both between batches at once). Above the slowest
+# claim allowed for (MAX_CLAIM_LEAD_SECONDS): alone, such a batch still gets every slot.
+BULK_BEHIND_HORIZON_SECONDS = 0.12
 SKIP_SECONDS = 0.05
 LIGHT_MAX_RETRY_AFTER = 1.0
 REPEAT_COUNT = 3
@@ -252,12 +260,15 @@ class SharedRateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         horizon: float | None = None,
         latency: ClaimLatency | None = None,
+        behind_horizon: float | None = None,
     ) -> None:
         self._claimer = claimer
         # Production passes the environment's ClaimLatency, as it does its ProviderPushback.
         self._latency = latency or ClaimLatency()
         # A broadcast's handle claims no slot further ahead than this (BULK_HORIZON_SECONDS); None: no limit.
         self._horizon = horizon
+        # While more than half of the batch's demand is left, its horizon is this (BULK_BEHIND_HORIZON_SECONDS).
+        self._behind_horizon = behind_horizon
         # Production passes the environment's ProviderPushback (its memory outlives the batch); tests may not.
         self._pushback = pushback or ProviderPushback(claimer, LIGHT_MAX_RETRY_AFTER, clock)
         self._clock = clock
@@ -304,14 +315,15 @@ class SharedRateLimiter:
                     return returned
                 if self._slot is None or self._slot.tokens - self._used < tokens:
                     # What is left of the current claim is too little for this call: those slots go unused.
-                    latest = wall_deadline if self._horizon is None else min(wall_deadline, now + self._horizon)
+                    horizon = self._current_horizon()
+                    latest = wall_deadline if horizon is None else min(wall_deadline, now + horizon)
                     slot = self._claimer.claim(self._first_usable(now), latest, self._slots_wanted(tokens))
                     self._latency.record(self._clock() - now)
                     if slot is None:
                         if latest >= wall_deadline:
                             return None
                         # Nothing free within the horizon: single sends hold the next slots. Look again soon.
-                        self._sleep(self._until_horizon(now))
+                        self._sleep(self._until_horizon(now, latest - now))
                         continue
                     self._slot, self._used = slot, 0
                     self.claims += 1
@@ -341,13 +353,20 @@ class SharedRateLimiter:
             earliest += plan.slot_seconds - plan.lateness_seconds
         return earliest
 
-    def _until_horizon(self, now: float) -> float:
+    def _current_horizon(self) -> float | None:
+        """How far ahead the handle claims now: no limit, its horizon, or its behind_horizon while more than
+        half of its batch's demand is left (under _lock)."""
+        if self._horizon is None or self._behind_horizon is None or self._demand is None:
+            return self._horizon
+        behind = 2 * (self._demand - self._granted) > self._demand
+        return min(self._horizon, self._behind_horizon) if behind else self._horizon
+
+    def _until_horizon(self, now: float, horizon: float) -> float:
         """How long a broadcast's handle waits before claiming again: until the first slot it knows taken is
         within its horizon (a slot's time at least, at most 50 ms)."""
-        assert self._horizon is not None
         frontier = self._claimer.known_frontier()
         plan = self._claimer.plan
-        wait = plan.slot_seconds if frontier is None else frontier - self._horizon - now
+        wait = plan.slot_seconds if frontier is None else frontier - horizon - now
         return min(max(wait, plan.slot_seconds / 2), 0.05)
 
     def wait_for(self, at: float, tokens: int = 1) -> bool:

@@ -30,6 +30,7 @@ from queue_services.delivery import BatchSender, make_send_once
 from queue_services.fanout import BroadcastFanout
 from queue_services.providers import ProviderClient, new_session
 from queue_services.ratelimit import (
+    BULK_BEHIND_HORIZON_SECONDS,
     BULK_HORIZON_SECONDS,
     ClaimLatency,
     ProviderPushback,
@@ -116,7 +117,12 @@ def channel_worker(channel: Channel) -> ChannelWorker:
         workspace_claimer=partial(workspace_claimer, channel),
         channel_plan=claimer.plan,
         new_bulk_limiter=lambda demand: SharedRateLimiter(
-            claimer, demand, pushback, horizon=BULK_HORIZON_SECONDS, latency=latency
+            claimer,
+            demand,
+            pushback,
+            horizon=BULK_HORIZON_SECONDS,
+            latency=latency,
+            behind_horizon=BULK_BEHIND_HORIZON_SECONDS,
         ),
     )
     queues = RetryQueues(
