@@ -579,6 +579,24 @@ def test_claims_ask_for_slots_from_when_the_write_will_have_returned() -> None:
     assert second.dropped == 0
 
 
+def test_a_broadcast_batch_whose_claims_are_slow_still_gets_slots_while_more_than_half_is_left() -> None:
+    # Given an idle channel whose claims take 150 ms, past the 0.12 s a batch with most of it left claims
+    clock = FakeClock()
+    claimer = SlowClaimer(SlotPlan.for_rate(50), clock, write_seconds=0.15)
+    latency = ClaimLatency(most=0.2)
+    latency.record(0.15)
+    bulk = SharedRateLimiter(
+        claimer, demand=10, clock=clock, sleep=clock.sleep, horizon=0.25, latency=latency, behind_horizon=0.12
+    )
+    # When its first call asks for a slot within a second
+    asked_at = clock.now
+    assert bulk.acquire(time.monotonic() + 1.0)
+    # Then its claim asked from 150 ms on (up to a slot later) and got that slot, used in time
+    assert claimer.earliest_asked == [0.15]
+    assert clock.now == pytest.approx(asked_at + 0.15)
+    assert bulk.dropped == 0
+
+
 def test_claim_latency_is_the_slowest_recent_claim_within_bounds() -> None:
     latency = ClaimLatency(kept=3, most=0.1)
     assert latency.lead() == 0.0

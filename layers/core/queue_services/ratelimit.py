@@ -45,8 +45,8 @@ LOW_RATE_MARGIN_SECONDS = 0.1
 BULK_HORIZON_SECONDS = 0.25
 # A broadcast's batch with more than half of it left claims only this far ahead, so that of two broadcast
 # batches the one nearer its end goes first: they then finish apart, and one sends while the other is
-# between batches (sharing evenly kept them in step, both between batches at once). Above the slowest
-# claim allowed for (MAX_CLAIM_LEAD_SECONDS): alone, such a batch still gets every slot.
+# between batches (sharing evenly kept them in step, both between batches at once). Alone, such a batch
+# still gets every slot: its horizon stays a slot past its claims' lead (SharedRateLimiter._current_horizon).
 BULK_BEHIND_HORIZON_SECONDS = 0.12
 SKIP_SECONDS = 0.05
 LIGHT_MAX_RETRY_AFTER = 1.0
@@ -355,11 +355,14 @@ class SharedRateLimiter:
 
     def _current_horizon(self) -> float | None:
         """How far ahead the handle claims now: no limit, its horizon, or its behind_horizon while more than
-        half of its batch's demand is left (under _lock)."""
+        half of its batch's demand is left (under _lock). Never less than a slot past the claim lead: a
+        claim asks from the lead on, and one asking past its horizon gets nothing, even alone."""
         if self._horizon is None or self._behind_horizon is None or self._demand is None:
             return self._horizon
-        behind = 2 * (self._demand - self._granted) > self._demand
-        return min(self._horizon, self._behind_horizon) if behind else self._horizon
+        if 2 * (self._demand - self._granted) <= self._demand:
+            return self._horizon
+        floor = self._latency.lead() + self._claimer.plan.slot_seconds
+        return min(self._horizon, max(self._behind_horizon, floor))
 
     def _until_horizon(self, now: float, horizon: float) -> float:
         """How long a broadcast's handle waits before claiming again: until the first slot it knows taken is
