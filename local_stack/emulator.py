@@ -41,6 +41,12 @@ def dynamodb_items(action: str, request: bytes, response: bytes) -> int:
         return 0
 
 
+def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
+    """A control request's JSON object body ({} if it has none, or not an object)."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return iam.json_object(environ["wsgi.input"].read(length) if length else b"") or {}
+
+
 class CallCounter:
     """WSGI wrapper counting AWS calls by operation, and the emulator's CPU seconds they took.
 
@@ -66,14 +72,10 @@ class CallCounter:
         path = environ.get("PATH_INFO")
         if path in ("/_emulator/calls", "/_emulator/cpu", "/_emulator/items"):
             method = environ.get("REQUEST_METHOD", "GET")
-            options: dict[str, Any] = {}
-            if path == "/_emulator/items" and method == "PUT":
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                options = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            options = _json_body(environ) if path == "/_emulator/items" and method == "PUT" else {}
             return self._answer(path, method, bool(options.get("count", True)), start_response)
         if path == "/_emulator/latency" and environ.get("REQUEST_METHOD") == "PUT":
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            asked = json.loads(environ["wsgi.input"].read(length) or b"{}").get("ms", 0)
+            asked = _json_body(environ).get("ms", 0)
             self._latency_seconds = max(0.0, float(asked)) / 1000
             start_response("204 No Content", [("Content-Length", "0")])
             return [b""]

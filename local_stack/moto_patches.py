@@ -423,7 +423,6 @@ def cache_condition_parsing() -> None:
     changes; the names and values the parse found (which moto checks for unused ones) are kept with it.
     An expression that fails to parse is not kept: it fails again, as before.
     """
-
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     original = ConditionExpressionParser.parse
@@ -505,7 +504,6 @@ def plain_dynamodb_answers() -> None:
     The answers of the operations above are already DynamoDB's wire JSON; the shape walk adds nothing to
     them (tests/integration/test_moto_patches.py compares both paths).
     """
-
     from moto.dynamodb.responses import DynamoResult
 
     original = DynamoResult.execute_result
@@ -624,7 +622,6 @@ def simple_set_updates() -> None:
     path both set and removed, streams, attribute updates) goes through moto
     (tests/integration/test_moto_patches.py compares both paths).
     """
-
     from moto.dynamodb.comparisons import create_condition_expression_parser
     from moto.dynamodb.exceptions import ConditionalCheckFailed
     from moto.dynamodb.models import DynamoDBBackend

@@ -60,6 +60,21 @@ def test_items_are_counted_only_while_asked_for_and_calls_always() -> None:
     assert wsgi(counter, "GET", "/_emulator/calls")["DynamoDB_20120810.BatchWriteItem"] == 3
 
 
+def test_a_control_body_that_is_not_a_json_object_reads_as_none() -> None:
+    # Given a counter with item counting on
+    counter = CallCounter(backend)
+    wsgi(counter, "PUT", "/_emulator/items")
+    # When a PUT's body is a JSON list, not an object: it reads as no options (counting stays on), not a 500
+    wsgi(counter, "PUT", "/_emulator/items", [False])
+    wsgi(counter, "POST", "/", BATCH, "DynamoDB_20120810.BatchWriteItem")
+    assert wsgi(counter, "GET", "/_emulator/items") != {}
+    # And a latency PUT without an object leaves the latency off
+    wsgi(counter, "PUT", "/_emulator/latency", "30")
+    started = time.monotonic()
+    wsgi(counter, "POST", "/", {}, "AmazonSQS.SendMessage")
+    assert time.monotonic() - started < 0.03
+
+
 def test_item_counts_of_each_kind_of_call() -> None:
     transact = json.dumps({"TransactItems": [{"Put": {}}, {"Update": {}}]}).encode()
     assert dynamodb_items("TransactWriteItems", transact, b"") == 2

@@ -250,7 +250,9 @@ class BroadcastIntake:
 
     def progress(self, broadcast_id: str, principal: Principal) -> BroadcastView:
         """The broadcast's counters, one read (queue_services.broadcast_progress): queued is what they leave."""
-        record = self.get(broadcast_id, principal)
+        return self._view(self.get(broadcast_id, principal))
+
+    def _view(self, record: BroadcastRecord) -> BroadcastView:
         queued = max(0, record.total - record.sending - record.sent - record.failed - record.cancelled)
         backlog = queued + record.sending
         state = state_of(record)
@@ -306,7 +308,7 @@ class BroadcastIntake:
         already done (nothing queued or sending) is left done: there is nothing to cancel."""
         record = self.get(broadcast_id, principal)
         if state_of(record) == "done":
-            return self.progress(broadcast_id, principal)  # nothing left to cancel: it stays done
+            return self._view(record)  # nothing left to cancel: it stays done
         if record.state is BroadcastState.ACTIVE and self._broadcasts.cancel(record, now) is None:
             raise Conflict("the broadcast changed while being cancelled; look at it again")
         if record.schedule_name is not None:
