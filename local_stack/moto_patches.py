@@ -128,6 +128,10 @@ def cheap_content_dedup_check() -> None:
     SQSBackend.send_message = send_message_with_view  # type: ignore[method-assign]
 
 
+# moto's DynamoDB item size limit (AWS's 400 KB as moto measures it).
+MAX_ITEM_BYTES = 405_000
+
+
 @once
 def incremental_item_size() -> None:
     """Check a DynamoDB item's 400 KB limit from a running total, not by re-measuring the whole item.
@@ -135,10 +139,12 @@ def incremental_item_size() -> None:
     moto's LimitedSizeDict measures every attribute of the item again on each attribute it sets: O(k^2)
     per item of k attributes. For a ledger record (17 attributes) that was 82 % of put_item's time, and
     BatchWriteItem was most of the emulator's CPU while accepting a broadcast (0.8 s for 2,000 records).
-    Same limit (405,000 bytes, as moto), same exception; each entry measured as moto measures it.
+    A new item (every put) is measured once, whole, rather than attribute by attribute: its sizes only add
+    up, so the total is the largest it reaches while moto fills it. Same limit (405,000 bytes, as moto),
+    same exception; each entry measured as moto measures it.
     """
     from moto.dynamodb.exceptions import ItemSizeTooLarge
-    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.utilities import bytesize
 
     def measure(part: Any) -> int:
@@ -158,7 +164,7 @@ def incremental_item_size() -> None:
     def setitem(self: LimitedSizeDict, key: str, value: Any) -> None:
         sizes = sizes_of(self)
         new = entry_size(key, value)
-        if sum(sizes.values()) - sizes.get(key, 0) + new > 405000:
+        if sum(sizes.values()) - sizes.get(key, 0) + new > MAX_ITEM_BYTES:
             raise ItemSizeTooLarge
         dict.__setitem__(self, key, value)
         sizes[key] = new
@@ -167,8 +173,61 @@ def incremental_item_size() -> None:
         dict.__delitem__(self, key)
         self.__dict__.get("_entry_sizes", {}).pop(key, None)
 
+    original_init = Item.__init__
+
+    def new_item(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        values = {key: DynamoType(value) for key, value in attrs.items()}
+        sizes = {key: entry_size(key, value) for key, value in values.items()}
+        if sum(sizes.values()) > MAX_ITEM_BYTES:
+            raise ItemSizeTooLarge
+        self.attrs = LimitedSizeDict()
+        dict.update(self.attrs, values)  # dict's own update: no per-attribute __setitem__
+        self.attrs.__dict__["_entry_sizes"] = sizes
+
     LimitedSizeDict.__setitem__ = setitem  # type: ignore[method-assign]
     LimitedSizeDict.__delitem__ = delitem  # type: ignore[method-assign,assignment]
+    Item.__init__ = new_item  # type: ignore[method-assign]
+    Item.init_through_moto = original_init  # type: ignore[attr-defined]  # kept for the comparison test
+
+
+@once
+def unconditional_puts_skip_conditions() -> None:
+    """A put with no condition (every BatchWriteItem put) does not build and evaluate an empty condition.
+
+    moto's PutItem already stores an unconditional put as an overwrite; its BatchWriteItem did not, and
+    parsed and evaluated an empty condition for every item. With no condition both ways store the same
+    item. Conditional puts go through moto's evaluation as before.
+    """
+    from moto.dynamodb.models.table import Table
+
+    original = Table.put_item
+
+    @functools.wraps(original)
+    def put_item(
+        self: Table,
+        item_attrs: dict[str, Any],
+        expected: dict[str, Any] | None = None,
+        condition_expression: str | None = None,
+        expression_attribute_names: dict[str, str] | None = None,
+        expression_attribute_values: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        return_values_on_condition_check_failure: str | None = None,
+    ) -> Any:
+        return original(
+            self,
+            item_attrs,
+            expected,
+            condition_expression,
+            expression_attribute_names,
+            expression_attribute_values,
+            overwrite or (not expected and not condition_expression),
+            return_values_on_condition_check_failure,
+        )
+
+    Table.put_item = put_item  # type: ignore[method-assign]
+    Table.put_item_through_moto = original  # type: ignore[attr-defined]  # kept for the comparison test
 
 
 @once
@@ -867,6 +926,7 @@ ALL_PATCHES: tuple[Callable[[], None], ...] = (
     cheap_retention_check,
     cheap_content_dedup_check,
     incremental_item_size,
+    unconditional_puts_skip_conditions,
     cache_condition_lexing,
     cache_condition_parsing,
     simple_set_updates,

@@ -16,6 +16,7 @@ from moto.core.responses import BaseResponse
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 from moto.sqs import models as sqs_models
 from moto.sqs.models import SQSBackend
@@ -37,6 +38,7 @@ from local_stack.moto_patches import (
     quick_top_level_projections,
     serialize_receives,
     simple_set_updates,
+    unconditional_puts_skip_conditions,
 )
 
 PATCHED = (
@@ -52,6 +54,8 @@ PATCHED = (
     (SQSResponse, "send_message_batch"),
     (BaseResponse, "parse_parameters"),
     (Item, "project"),
+    (Item, "__init__"),
+    (Table, "put_item"),
     (ConditionExpressionParser, "parse"),
 )
 
@@ -623,6 +627,65 @@ def test_items_over_400_kb_are_still_refused_however_they_grow() -> None:
                 ExpressionAttributeValues={":x": {"S": "3" * 300_000}},
             )  # fmt: skip
         assert len(ddb.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]["x"]["S"]) == 300_000
+
+
+def put_answers() -> list[Any]:
+    """Batch writes of items of every attribute type (one replacing an earlier item, one too big, one batch
+    with a key twice), and puts with and without conditions, then every item read back."""
+    with mock_aws():
+        ddb = table_with_hash_key("P", "k")
+        shapes = {
+            "s": {"S": "text é"},
+            "n": {"N": "12.5"},
+            "b": {"B": b"\x00\x01"},
+            "flag": {"BOOL": True},
+            "none": {"NULL": True},
+            "ss": {"SS": ["a", "b"]},
+            "ns": {"NS": ["1", "2"]},
+            "m": {"M": {"inner": {"S": "x"}, "list": {"L": [{"N": "1"}, {"S": "y"}]}}},
+        }
+        answers: list[Any] = []
+
+        def record(call: Callable[[], Any]) -> None:
+            try:
+                answer = call()
+                answer.pop("ResponseMetadata", None)
+                answers.append(answer)
+            except ddb.exceptions.ClientError as exc:
+                answers.append(exc.response["Error"])
+
+        def puts(items: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"P": [{"PutRequest": {"Item": item}} for item in items]}
+
+        record(lambda: ddb.batch_write_item(RequestItems=puts([{"k": {"S": f"i{n}"}, **shapes} for n in range(5)])))
+        record(lambda: ddb.batch_write_item(RequestItems=puts([{"k": {"S": "i0"}, "s": {"S": "replaced"}}])))
+        record(lambda: ddb.batch_write_item(RequestItems=puts([{"k": {"S": "big"}, "x": {"S": "1" * 410_000}}])))
+        record(lambda: ddb.batch_write_item(RequestItems=puts([{"k": {"S": "d"}}, {"k": {"S": "d"}}])))
+        record(lambda: ddb.put_item(TableName="P", Item={"k": {"S": "i1"}, "s": {"S": "put"}}))
+        conditional = {"ConditionExpression": "attribute_not_exists(k)"}
+        record(lambda: ddb.put_item(TableName="P", Item={"k": {"S": "i2"}}, **conditional))
+        record(lambda: ddb.put_item(TableName="P", Item={"k": {"S": "new"}}, **conditional))
+        record(lambda: ddb.put_item(TableName="P", Item={"k": {"S": "i3"}}, Expected={"s": {"Value": {"S": "no"}}}))
+        record(lambda: ddb.scan(TableName="P"))
+        answers[-1]["Items"].sort(key=lambda item: item["k"]["S"])
+        return answers
+
+
+def test_puts_store_and_refuse_what_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    incremental_item_size()
+    unconditional_puts_skip_conditions()
+    fast = put_answers()
+    monkeypatch.setattr(Item, "__init__", Item.init_through_moto)  # type: ignore[attr-defined]
+    monkeypatch.setattr(Table, "put_item", Table.put_item_through_moto)  # type: ignore[attr-defined]
+    assert fast == put_answers()
+    assert [answer.get("Code") for answer in fast[2:4]] == ["ValidationException", "ValidationException"]
+    assert [answer.get("Code") for answer in fast[5:8]] == [
+        "ConditionalCheckFailedException",
+        None,
+        "ConditionalCheckFailedException",
+    ]
+    assert len(fast[-1]["Items"]) == 6
+    assert fast[-1]["Items"][0]["s"] == {"S": "replaced"}
 
 
 def conditional_answers() -> list[Any]:
