@@ -10,14 +10,17 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import moto.core.responses as moto_core_responses
 import pytest
 from moto import mock_aws
 from moto.core.responses import BaseResponse
+from moto.core.utils import method_names_from_class
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
-from moto.dynamodb.responses import DynamoResult
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
+from moto.scheduler.responses import EventBridgeSchedulerResponse as SchedulerResponse
 from moto.sqs import models as sqs_models
 from moto.sqs.models import SQSBackend
 from moto.sqs.responses import SQSResponse
@@ -28,6 +31,7 @@ from local_stack.moto_patches import (
     atomic_dynamodb_writes,
     cache_condition_parsing,
     cheap_content_dedup_check,
+    direct_action_lookup,
     dynamodb_writes_hold_table_locks,
     incremental_item_size,
     plain_dynamodb_answers,
@@ -686,6 +690,25 @@ def test_puts_store_and_refuse_what_moto_does(monkeypatch: pytest.MonkeyPatch) -
     ]
     assert len(fast[-1]["Items"]) == 6
     assert fast[-1]["Items"][0]["s"] == {"S": "replaced"}
+
+
+def test_actions_are_found_as_moto_finds_them_also_when_one_is_added_or_removed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    direct_action_lookup()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        sqs.create_queue(QueueName="q")
+        monkeypatch.delattr(SQSResponse, "list_queues")
+        with pytest.raises(NotImplementedError):
+            sqs.list_queues()  # as moto answers an action it does not have
+        monkeypatch.undo()  # the action is back, as a patch applied later adds one
+        assert [url.rsplit("/", 1)[1] for url in sqs.list_queues()["QueueUrls"]] == ["q"]
+    # For every name of the classes the emulator serves: an action exactly when moto would list it
+    for response_class in (SQSResponse, DynamoHandler, SchedulerResponse):
+        listed = set(method_names_from_class(response_class))
+        found = moto_core_responses.method_names_from_class(response_class)
+        assert {name for name in dir(response_class) if name in found} == listed
 
 
 def conditional_answers() -> list[Any]:
