@@ -252,6 +252,25 @@ def direct_action_lookup() -> None:
 
 
 @once
+def untracked_model_instances() -> None:
+    """moto does not keep every model object it ever made.
+
+    moto's BaseModel appends each new instance to a list on its class (for the /moto-api dashboard, which
+    the emulator does not use): every SQS message ever sent, every DynamoDB item ever written (also those
+    replaced or deleted since) and every table copy a transaction takes for its rollback stayed in memory.
+    Each claim transaction copies the ledger table's item index, so the emulator grew faster the longer it
+    ran: 0.26, 0.49 and 0.86 GB after three 10,000-recipient broadcasts, 18.6 GB after 35, each accept
+    slower than the one before. Objects are still held by what uses them (tables, queues); nothing else.
+    """
+    from moto.core.common_models import BaseModel
+
+    def new(cls: type[BaseModel], *args: Any, **kwargs: Any) -> BaseModel:
+        return object.__new__(cls)
+
+    BaseModel.__new__ = new  # type: ignore[method-assign]
+
+
+@once
 def one_backup_per_transaction() -> None:
     """TransactWriteItems backs up only the items it touches, once.
 
@@ -939,6 +958,7 @@ def quick_top_level_projections() -> None:
 
 
 ALL_PATCHES: tuple[Callable[[], None], ...] = (
+    untracked_model_instances,
     plain_json_requests,
     plain_dynamodb_answers,
     plain_sqs_receive_answers,

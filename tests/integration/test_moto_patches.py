@@ -13,6 +13,7 @@ import boto3
 import moto.core.responses as moto_core_responses
 import pytest
 from moto import mock_aws
+from moto.core.common_models import BaseModel
 from moto.core.responses import BaseResponse
 from moto.core.utils import method_names_from_class
 from moto.dynamodb.comparisons import ConditionExpressionParser
@@ -34,6 +35,7 @@ from local_stack.moto_patches import (
     direct_action_lookup,
     dynamodb_writes_hold_table_locks,
     incremental_item_size,
+    one_backup_per_transaction,
     plain_dynamodb_answers,
     plain_json_requests,
     plain_sqs_receive_answers,
@@ -43,6 +45,7 @@ from local_stack.moto_patches import (
     serialize_receives,
     simple_set_updates,
     unconditional_puts_skip_conditions,
+    untracked_model_instances,
 )
 
 PATCHED = (
@@ -61,6 +64,8 @@ PATCHED = (
     (Item, "__init__"),
     (Table, "put_item"),
     (ConditionExpressionParser, "parse"),
+    (moto_core_responses, "method_names_from_class"),
+    (BaseModel, "__new__"),
 )
 
 
@@ -709,6 +714,32 @@ def test_actions_are_found_as_moto_finds_them_also_when_one_is_added_or_removed(
         listed = set(method_names_from_class(response_class))
         found = moto_core_responses.method_names_from_class(response_class)
         assert {name for name in dir(response_class) if name in found} == listed
+
+
+def test_messages_items_and_rollback_copies_are_not_kept_once_gone() -> None:
+    untracked_model_instances()
+    one_backup_per_transaction()
+    with mock_aws():
+        ddb = table_with_hash_key("L", "id")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        tracked = (Item.instances_tracked, Table.instances_tracked, sqs_models.Message.instances_tracked)  # type: ignore[attr-defined]
+        before = [len(instances) for instances in tracked]
+        for n in range(20):
+            ddb.put_item(TableName="L", Item={"id": {"S": "same"}, "n": {"N": str(n)}})  # 19 replaced
+            sqs.send_message(QueueUrl=url, MessageBody=str(n))
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        refused = {"ConditionExpression": "attribute_not_exists(id)"}
+        with pytest.raises(ddb.exceptions.TransactionCanceledException):  # rolled back from a copy of the table
+            ddb.transact_write_items(
+                TransactItems=[{"Put": {"TableName": "L", "Item": {"id": {"S": "same"}}, **refused}}]
+            )
+        assert [len(instances) for instances in tracked] == before
+        assert ddb.get_item(TableName="L", Key={"id": {"S": "same"}})["Item"]["n"] == {"N": "19"}
+        assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"] == {
+            "ApproximateNumberOfMessages": "10"
+        }
 
 
 def conditional_answers() -> list[Any]:
