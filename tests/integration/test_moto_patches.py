@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 from collections import Counter
@@ -740,6 +741,67 @@ def test_messages_items_and_rollback_copies_are_not_kept_once_gone() -> None:
         assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"] == {
             "ApproximateNumberOfMessages": "10"
         }
+
+
+def transaction_answers() -> list[Any]:
+    """Transactions over a hash-key table and a hash-and-range table: one refused by its last check (every
+    put, update and delete before it undone), then the same without the check; each table read after each."""
+    with mock_aws():
+        ddb = table_with_hash_key("A", "id")
+        ddb.create_table(
+            TableName="R",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for name in ("a1", "a2"):
+            ddb.put_item(TableName="A", Item={"id": {"S": name}, "v": {"N": "0"}, "m": {"M": {"x": {"S": "y"}}}})
+        ddb.put_item(TableName="R", Item={"pk": {"S": "p"}, "sk": {"N": "1"}})
+        ops: list[dict[str, Any]] = [
+            {"Put": {"TableName": "A", "Item": {"id": {"S": "a3"}}}},
+            {
+                "Update": {
+                    "TableName": "A",
+                    "Key": {"id": {"S": "a1"}},
+                    "UpdateExpression": "SET v = :one, m.x = :z",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":z": {"S": "z"}},
+                }
+            },
+            {"Delete": {"TableName": "R", "Key": {"pk": {"S": "p"}, "sk": {"N": "1"}}}},
+            {"Put": {"TableName": "R", "Item": {"pk": {"S": "q"}, "sk": {"N": "2"}}}},
+        ]
+        refused = {
+            "ConditionCheck": {
+                "TableName": "A",
+                "Key": {"id": {"S": "a2"}},
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
+        answers: list[Any] = []
+        for transaction in ([*ops, refused], ops):
+            try:
+                ddb.transact_write_items(TransactItems=transaction)
+                answers.append("written")
+            except ddb.exceptions.TransactionCanceledException as exc:
+                answers.append(exc.response["CancellationReasons"])
+            for table in ("A", "R"):
+                answers.append(
+                    sorted(ddb.scan(TableName=table)["Items"], key=lambda item: json.dumps(item, sort_keys=True))
+                )
+        return answers
+
+
+def test_transactions_roll_back_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    one_backup_per_transaction()
+    fast = transaction_answers()
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", DynamoDBBackend.transact_write_items_through_moto)  # type: ignore[attr-defined]
+    assert fast == transaction_answers()
+    assert [len(fast[1]), len(fast[2])] == [2, 1]  # refused: nothing written
+    assert fast[3] == "written"
+    assert [len(fast[4]), len(fast[5])] == [3, 1]
 
 
 def conditional_answers() -> list[Any]:
