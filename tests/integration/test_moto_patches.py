@@ -48,6 +48,7 @@ from local_stack.moto_patches import (
     unconditional_puts_skip_conditions,
     untracked_model_instances,
 )
+from tests.support.tables import create_keyed_table
 
 PATCHED = (
     (DynamoDBBackend, "put_item"),
@@ -138,12 +139,7 @@ def test_receives_and_deletes_on_one_queue_can_run_at_once(monkeypatch: pytest.M
 def table_with_hash_key(name: str, key: str) -> Any:
     """A DynamoDB client (inside mock_aws) with one on-demand table keyed by a string hash key."""
     client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_keyed_table(client, name, key)
     return client
 
 
@@ -748,15 +744,7 @@ def transaction_answers() -> list[Any]:
     put, update and delete before it undone), then the same without the check; each table read after each."""
     with mock_aws():
         ddb = table_with_hash_key("A", "id")
-        ddb.create_table(
-            TableName="R",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "N"},
-            ],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_keyed_table(ddb, "R", "pk", "sk", range_type="N")
         for name in ("a1", "a2"):
             ddb.put_item(TableName="A", Item={"id": {"S": name}, "v": {"N": "0"}, "m": {"M": {"x": {"S": "y"}}}})
         ddb.put_item(TableName="R", Item={"pk": {"S": "p"}, "sk": {"N": "1"}})

@@ -16,6 +16,7 @@ from moto import mock_aws
 from local_stack.moto_patches import atomic_dynamodb_writes
 from queue_services.adapters.rate_limit_table import RECOVERY_STEPS, DynamoDbSlotClaimer
 from queue_services.ratelimit import Slot, SlotPlan
+from tests.support.tables import create_keyed_table
 
 PLAN = SlotPlan.for_rate(50)
 
@@ -28,15 +29,7 @@ def dynamodb() -> Iterator[Any]:
     atomic_dynamodb_writes()
     with mock_aws():
         client = boto3.client("dynamodb")
-        client.create_table(
-            TableName="rate",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_keyed_table(client, "rate", "pk", "sk")
         yield client
 
 
