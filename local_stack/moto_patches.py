@@ -258,8 +258,8 @@ def untracked_model_instances() -> None:
     moto's BaseModel appends each new instance to a list on its class (for the /moto-api dashboard, which
     the emulator does not use): every SQS message ever sent, every DynamoDB item ever written (also those
     replaced or deleted since) and every table copy a transaction takes for its rollback stayed in memory.
-    Each claim transaction copies the ledger table's item index, so the emulator grew faster the longer it
-    ran: 0.26, 0.49 and 0.86 GB after three 10,000-recipient broadcasts, 18.6 GB after 35, each accept
+    Each claim transaction then left a copy of the ledger's item index, so the emulator grew faster the
+    longer it ran: 0.26, 0.49 and 0.86 GB after three 10,000-recipient broadcasts, 18.6 GB after 35, each accept
     slower than the one before. Objects are still held by what uses them (tables, queues); nothing else.
     """
     from moto.core.common_models import BaseModel
