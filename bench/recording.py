@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTIONS_VARIABLE = "QS_BENCH_SECTIONS"
 ADDRESS_OPTIONS = ("--api", "--sink", "--aws")
+# The machine's speed as a recorded figure: CPU seconds of this many rounds of a fixed Python loop.
+SPEED_LOOP_ROUNDS = 5_000_000
 
 
 def current_commit() -> str:
@@ -50,11 +52,24 @@ def without_addresses(arguments: list[str]) -> list[str]:
     return kept
 
 
+def speed_loop_seconds() -> float:
+    """CPU seconds a fixed pure-Python loop takes: how fast the machine is right now.
+
+    On shared hosts it moves by the hour (0.50 to 0.84 s on the same machine within a day, and the
+    benchmarks' figures with it), so every recorded run states it beside its figures.
+    """
+    started = time.process_time()
+    total = 0
+    for value in range(SPEED_LOOP_ROUNDS):
+        total += value * value
+    return time.process_time() - started
+
+
 def machine_line() -> str:
-    """Date, cores, Python and commit: what every recorded table states about its run."""
+    """Date, cores, Python, commit and the machine's speed: what every recorded table states about its run."""
     return (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"commit {current_commit()}"
+        f"commit {current_commit()}, speed loop {speed_loop_seconds():.2f} s"
     )
 
 
