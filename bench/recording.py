@@ -55,7 +55,7 @@ def without_addresses(arguments: list[str]) -> list[str]:
 def speed_loop_seconds() -> float:
     """CPU seconds a fixed pure-Python loop takes: how fast the machine is right now.
 
-    On shared hosts it moves by the hour (0.50 to 0.84 s on the same machine within a day, and the
+    On shared hosts it moves by the minute (0.23 to 0.38 s on one machine within half an hour, and the
     benchmarks' figures with it), so every recorded run states it beside its figures.
     """
     started = time.process_time()
