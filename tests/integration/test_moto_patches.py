@@ -18,8 +18,8 @@ from moto.core.common_models import BaseModel
 from moto.core.responses import BaseResponse
 from moto.core.utils import method_names_from_class
 from moto.dynamodb.comparisons import ConditionExpressionParser
-from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.scheduler.responses import EventBridgeSchedulerResponse as SchedulerResponse
@@ -633,6 +633,22 @@ def test_items_over_400_kb_are_still_refused_however_they_grow() -> None:
                 ExpressionAttributeValues={":x": {"S": "3" * 300_000}},
             )  # fmt: skip
         assert len(ddb.get_item(TableName="t", Key={"k": {"S": "a"}})["Item"]["x"]["S"]) == 300_000
+
+
+def test_items_put_by_small_requests_are_measured_only_once_they_change() -> None:
+    incremental_item_size()
+    with mock_aws():
+        ddb = table_with_hash_key("t", "k")
+        ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {"k": {"S": "a"}, "x": {"S": "é" * 1000}}}}]})
+        table = dynamodb_backends["123456789012"]["us-east-1"].get_table("t")
+        # A request of a few KB cannot hold an item over the limit: its items are stored unmeasured
+        assert "_entry_sizes" not in table.get_item(DynamoType({"S": "a"})).attrs.__dict__
+        ddb.update_item(
+            TableName="t", Key={"k": {"S": "a"}}, UpdateExpression="SET y = :y",
+            ExpressionAttributeValues={":y": {"N": "12"}},
+        )  # fmt: skip
+        # Measured whole at its first change, as moto measures each entry (é is two bytes)
+        assert table.get_item(DynamoType({"S": "a"})).attrs.__dict__["_entry_sizes"] == {"k": 2, "x": 2001, "y": 3}
 
 
 def put_answers() -> list[Any]:
