@@ -170,8 +170,8 @@ def serve(port: int, clock_fix: bool = True) -> None:
     # to its end instead of being preempted midway by waitress's I/O thread or a long poll waking. While a
     # broadcast was accepted this process was busy only ~80 % of the time though it was the bottleneck.
     # Side by side on the local stack (10,000-recipient accepts, fresh stacks alternating), 10 and 20 ms
-    # answered faster than 5 ms in 7 of 8 side-by-side sets; 50 ms came in between (bench/RESULTS.md, "The emulator's
-    # GIL switch interval"). Long polls and single sends wait at most this much longer for the GIL.
+    # answered faster than 5 ms in 7 of 8 sets; 50 ms came in between (bench/RESULTS.md, "The emulator's GIL
+    # switch interval"). Long polls and single sends wait at most this much longer for the GIL.
     sys.setswitchinterval(EMULATOR_SWITCH_INTERVAL)
     if clock_fix:
         apply_clock_fix()
