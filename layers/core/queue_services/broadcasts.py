@@ -157,10 +157,7 @@ class BroadcastIntake:
         channel = Channel.SMS if isinstance(bulk, BulkSmsRequest) else Channel.EMAIL
         broadcast_id = str(uuid.uuid4())
         messages = [
-            build_queued_message(request, str(uuid.uuid4()), now, plan.send_at).model_copy(
-                update={"broadcast_id": broadcast_id}
-            )
-            for _, request in accepted
+            build_queued_message(request, str(uuid.uuid4()), now, plan.send_at, broadcast_id) for _, request in accepted
         ]
         retain = retention_epoch(now, self._ledger.retention_days, plan.send_at)
         scheduled = f"broadcast-{broadcast_id}" if plan.via_scheduler else None

@@ -7,6 +7,7 @@ import json
 from pydantic import TypeAdapter
 
 from queue_services.channels import Channel
+from queue_services.compact_json import compact_json
 from queue_services.models import QueuedMessage
 
 _QUEUED_MESSAGE: TypeAdapter[QueuedMessage] = TypeAdapter(QueuedMessage)
@@ -14,7 +15,7 @@ _QUEUED_MESSAGE: TypeAdapter[QueuedMessage] = TypeAdapter(QueuedMessage)
 
 def encode_queued_message(message: QueuedMessage) -> str:
     """Compact JSON with the wire (camelCase) names."""
-    return json.dumps(message.to_wire(), separators=(",", ":"))
+    return compact_json(message.to_wire())
 
 
 def encode_fanout_order(broadcast_id: str, channel: Channel) -> str:

@@ -30,8 +30,11 @@ from queue_services.statuses import MessageStatus, accepted_status, is_cancellab
 from queue_services.tenancy import Principal
 
 
-def build_queued_message(request: ScheduleRequest, message_id: str, now: datetime, send_at: datetime) -> QueuedMessage:
+def build_queued_message(
+    request: ScheduleRequest, message_id: str, now: datetime, send_at: datetime, broadcast_id: str | None = None
+) -> QueuedMessage:
     common = {
+        "broadcast_id": broadcast_id,
         "expires_at": resolve_expiry(request.expires_at, request.ttl_seconds, now, send_at),
         "message_id": message_id,
         "workspace_id": request.workspace_id,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+
+from queue_services.compact_json import compact_json
 
 # Callers paste numbers as "+1 (234) 567-890"; these characters carry no meaning and are dropped.
 _PHONE_FORMATTING = re.compile(r"[\s().\-/]")
@@ -38,7 +39,7 @@ def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
     """Bound metadata so one message cannot blow the SQS body limit."""
     if len(value) > MAX_METADATA_KEYS:
         raise ValueError(f"must have at most {MAX_METADATA_KEYS} keys")
-    if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
+    if len(compact_json(value).encode()) > MAX_METADATA_BYTES:
         raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
     return value
 
