@@ -131,7 +131,7 @@ def cheap_content_dedup_check() -> None:
 
 # moto's DynamoDB item size limit (AWS's 400 KB as moto measures it).
 MAX_ITEM_BYTES = 405_000
-# The size of the request body the current thread serves (None: unknown, or compressed).
+# The size of the request body the current thread serves (None: none, unknown or compressed).
 _serving = threading.local()
 
 
@@ -158,14 +158,18 @@ def incremental_item_size() -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.utilities import bytesize
 
-    original_setup = BaseResponse.setup_class
+    original_call_action = BaseResponse.call_action
 
-    def setup_class(self: BaseResponse, request: Any, *args: Any, **kwargs: Any) -> None:
-        original_setup(self, request, *args, **kwargs)
+    def call_action(self: BaseResponse) -> Any:
+        request = self.normalized_request
         body = request.data
         # A compressed body says nothing of the size of what it holds.
         plain = isinstance(body, bytes) and request.headers.get("Content-Encoding", "identity") == "identity"
         _serving.request_bytes = len(body) if plain else None
+        try:
+            return original_call_action(self)
+        finally:
+            _serving.request_bytes = None  # items built outside a request are measured
 
     def measure(part: Any) -> int:
         return int(part.size() if type(part) is DynamoType else bytesize(str(part)))
@@ -208,7 +212,7 @@ def incremental_item_size() -> None:
                 raise ItemSizeTooLarge
             self.attrs.__dict__["_entry_sizes"] = sizes
 
-    BaseResponse.setup_class = setup_class  # type: ignore[method-assign]
+    BaseResponse.call_action = call_action  # type: ignore[method-assign]
     LimitedSizeDict.__setitem__ = setitem  # type: ignore[method-assign]
     LimitedSizeDict.__delitem__ = delitem  # type: ignore[method-assign,assignment]
     Item.__init__ = new_item  # type: ignore[method-assign]
