@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import moto.core.responses as moto_core_responses
+import moto.dynamodb.responses as moto_dynamodb_responses
 import pytest
 from moto import mock_aws
 from moto.core.common_models import BaseModel
@@ -21,6 +22,7 @@ from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.scheduler.responses import EventBridgeSchedulerResponse as SchedulerResponse
 from moto.sqs import models as sqs_models
@@ -32,6 +34,7 @@ from local_stack.moto_patches import (
     apply_clock_fix,
     atomic_dynamodb_writes,
     cache_condition_parsing,
+    cache_update_expression_checks,
     cheap_content_dedup_check,
     direct_action_lookup,
     dynamodb_writes_hold_table_locks,
@@ -66,6 +69,7 @@ PATCHED = (
     (Item, "__init__"),
     (Table, "put_item"),
     (ConditionExpressionParser, "parse"),
+    (moto_dynamodb_responses, "UpdateExpressionParser"),
     (moto_core_responses, "method_names_from_class"),
     (BaseModel, "__new__"),
 )
@@ -896,3 +900,86 @@ def test_cached_conditions_decide_as_moto_does(monkeypatch: pytest.MonkeyPatch) 
         "ConditionalCheckFailedException",
         "ValidationException",
     ] * 2
+
+
+def update_answers() -> list[Any]:
+    """Answers and final items of updates whose expressions repeat: a claim transaction, the same text with
+    a name or value it does not use (refused each time, also once the text was parsed), a text that does not
+    parse (refused each time), and a single UpdateItem with an expression the transaction used."""
+    with mock_aws():
+        client = table_with_hash_key("L", "id")
+        for n in range(3):
+            client.put_item(TableName="L", Item={"id": {"S": f"m{n}"}, "status": {"S": "queued"}, "n": {"N": "0"}})
+        answers: list[Any] = []
+
+        def record(call: Callable[[], Any]) -> None:
+            try:
+                answer = call()
+                answer.pop("ResponseMetadata", None)
+            except client.exceptions.ClientError as error:
+                answer = {"error": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
+            answers.append(answer)
+
+        def update(message_id: str, expression: str, names: dict[str, str], values: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "Update": {
+                    "TableName": "L",
+                    "Key": {"id": {"S": message_id}},
+                    "UpdateExpression": expression,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+
+        claim = "SET #s = :target REMOVE extra"
+        names, values = {"#s": "status"}, {":target": {"S": "sending"}}
+        for _ in range(2):
+            record(
+                lambda: client.transact_write_items(
+                    TransactItems=[update(f"m{n}", claim, names, values) for n in range(2)]
+                )
+            )
+            unused = {**names, "#unused": "x"}
+            record(
+                lambda unused=unused: client.transact_write_items(TransactItems=[update("m2", claim, unused, values)])
+            )
+            record(
+                lambda: client.update_item(
+                    TableName="L",
+                    Key={"id": {"S": "m2"}},
+                    UpdateExpression=claim,
+                    ExpressionAttributeNames={**names, "#unused": "x"},
+                    ExpressionAttributeValues=values,
+                )
+            )
+            broken = "SET #s = = :target"
+            record(
+                lambda broken=broken: client.transact_write_items(TransactItems=[update("m2", broken, names, values)])
+            )
+        record(
+            lambda: client.update_item(
+                TableName="L",
+                Key={"id": {"S": "m2"}},
+                UpdateExpression="ADD #n :one",
+                ExpressionAttributeNames={"#n": "n"},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+        )
+        answers.append(sorted(client.scan(TableName="L")["Items"], key=lambda item: str(item["id"])))
+        return answers
+
+
+def test_cached_update_expression_checks_refuse_and_write_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache_update_expression_checks()
+    cached = update_answers()
+    monkeypatch.setattr(moto_dynamodb_responses, "UpdateExpressionParser", UpdateExpressionParser)
+    assert cached == update_answers()
+    assert [answer.get("error") for answer in cached[:8]] == [
+        None,
+        "ValidationException",
+        "ValidationException",
+        "ValidationException",
+    ] * 2
+    assert "unused" in cached[1]["message"]
+    assert "unused" in cached[5]["message"]
+    assert [item["status"]["S"] for item in cached[-1]] == ["sending", "sending", "queued"]
