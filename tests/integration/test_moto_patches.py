@@ -812,6 +812,25 @@ def test_transactions_roll_back_as_moto_does(monkeypatch: pytest.MonkeyPatch) ->
     assert [len(fast[4]), len(fast[5])] == [3, 1]
 
 
+def recorder(client: Any, answers: list[Any]) -> Callable[[Callable[[], Any]], None]:
+    """record(call): appends call()'s answer, or for a refusal its error code, message and cancellation
+    reasons."""
+
+    def record(call: Callable[[], Any]) -> None:
+        try:
+            answer = call()
+            answer.pop("ResponseMetadata", None)
+        except client.exceptions.ClientError as error:
+            answer = {
+                "error": error.response["Error"]["Code"],
+                "message": error.response["Error"].get("Message"),
+                "reasons": error.response.get("CancellationReasons"),
+            }
+        answers.append(answer)
+
+    return record
+
+
 def conditional_answers() -> list[Any]:
     """Answers and final items of conditional writes that repeat one condition with the same values: a claim
     transaction, a transaction refused for one item, conditional puts passing and refused, and a request
@@ -843,17 +862,7 @@ def conditional_answers() -> list[Any]:
             }
 
         answers: list[Any] = []
-
-        def record(call: Callable[[], Any]) -> None:
-            try:
-                answer = call()
-                answer.pop("ResponseMetadata", None)
-            except client.exceptions.ClientError as error:
-                answer = {
-                    "error": error.response["Error"]["Code"],
-                    "reasons": error.response.get("CancellationReasons"),
-                }
-            answers.append(answer)
+        record = recorder(client, answers)
 
         record(lambda: client.transact_write_items(**claim(["m0", "m1"])))
         client.update_item(
@@ -911,14 +920,7 @@ def update_answers() -> list[Any]:
         for n in range(3):
             client.put_item(TableName="L", Item={"id": {"S": f"m{n}"}, "status": {"S": "queued"}, "n": {"N": "0"}})
         answers: list[Any] = []
-
-        def record(call: Callable[[], Any]) -> None:
-            try:
-                answer = call()
-                answer.pop("ResponseMetadata", None)
-            except client.exceptions.ClientError as error:
-                answer = {"error": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
-            answers.append(answer)
+        record = recorder(client, answers)
 
         def update(message_id: str, expression: str, names: dict[str, str], values: dict[str, Any]) -> dict[str, Any]:
             return {
