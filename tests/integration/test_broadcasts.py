@@ -175,6 +175,28 @@ def test_broadcasts_are_listed_newest_first_by_pages(stack: Stack) -> None:
     assert seen == list(reversed(ids))
 
 
+def test_a_refused_field_is_located_in_the_query_path_or_body_it_came_in(stack: Stack) -> None:
+    other = workspace_key("workspace-456")
+    listing = route_event("GET", "/api/broadcasts", caller=ADMIN)
+    listing["queryStringParameters"] = {"workspaceId": "workspace-123", "cursor": "not-a-cursor"}
+    foreign = route_event("GET", "/api/broadcasts", caller=other)
+    foreign["queryStringParameters"] = {"workspaceId": "workspace-123"}
+    answers = [
+        stack.api.invoke(listing),
+        stack.api.invoke(foreign),
+        stack.api.invoke(route_event("DELETE", "/api/admin/keys/no-such-key", caller=ADMIN)),
+    ]
+    status, posted = bulk_sms(stack, recipients(1), caller=other)
+    details = [json.loads(answer["body"])["detail"][0] for answer in answers] + [posted["detail"][0]]
+    assert [answer["statusCode"] for answer in answers] + [status] == [422, 403, 404, 403]
+    assert [detail["loc"] for detail in details] == [
+        ["query", "cursor"],
+        ["query", "workspaceId"],
+        ["path", "keyId"],
+        ["body", "workspaceId"],
+    ]
+
+
 def test_a_bulk_message_failing_after_its_attempts_goes_to_the_bulk_queue_dlq(stack: Stack) -> None:
     # Retries go back to the queue the batch came from: a broadcast's message dead-letters into its own DLQ
     bulk_sms(stack, recipients(1))

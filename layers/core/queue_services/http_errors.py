@@ -51,17 +51,34 @@ def validation_error_response(errors: list[dict[str, Any]]) -> Response[Any]:
 _HEADER_FIELDS = frozenset({"Content-Type", "Idempotency-Key"})
 
 
-def _problem(status: int, field: str, message: str) -> dict[str, Any]:
-    """The JSON body of a refusal naming one field (the body itself, a body field or a header)."""
-    location = "header" if field in _HEADER_FIELDS else "body"
+# Methods whose requests carry no body: a field they are refused for is a query parameter (or in the path).
+_BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+
+
+def field_location(field: str, method: str, route: str) -> str:
+    """Where a refused field was given: a header, a parameter of the route's path (`/api/x/{field}`), the
+    query string (a request without a body) or the body."""
+    if field in _HEADER_FIELDS:
+        return "header"
+    if f"{{{field}}}" in route:
+        return "path"
+    return "query" if method.upper() in _BODILESS_METHODS else "body"
+
+
+def _problem(status: int, field: str, message: str, location: str | None = None) -> dict[str, Any]:
+    """The JSON body of a refusal naming one field (the body itself, a body field, a header, or where
+    location says)."""
+    location = location or ("header" if field in _HEADER_FIELDS else "body")
     loc = [location] if field == location else [location, field]
     detail = [{"loc": loc, "field": field, "type": "value_error", "msg": message}]
     return {"statusCode": status, "message": f"{field}: {message}", "detail": detail}
 
 
-def _field_response(status: int, field: str, message: str) -> Response[Any]:
+def _field_response(status: int, field: str, message: str, location: str | None = None) -> Response[Any]:
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=_problem(status, field, message)
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=_problem(status, field, message, location),
     )
 
 
@@ -86,7 +103,12 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     def _request_error(exc: RequestError) -> Response[Any]:
         if exc.field is None:
             return _json(exc.status_code, exc.message)
-        return _field_response(exc.status_code, exc.field, exc.message)
+        try:
+            route = app.request.route  # the matched route's path, e.g. /api/admin/keys/{keyId}
+        except RuntimeError:  # raised before a route matched
+            route = ""
+        location = field_location(exc.field, app.current_event.http_method, route)
+        return _field_response(exc.status_code, exc.field, exc.message, location)
 
     @app.exception_handler(RecursionError)
     def _too_deep(exc: RecursionError) -> Response[Any]:
