@@ -537,9 +537,9 @@ def cache_condition_lexing() -> None:
     ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
 
 
-# Parsed conditions kept (least recently used dropped): the service's few expressions with the values of
-# the batches in flight.
-_PARSED_CONDITIONS_KEPT = 512
+# Parsed expressions kept (least recently used dropped): the service's few conditions with the values of
+# the batches in flight, and its few update expressions' texts.
+_PARSED_EXPRESSIONS_KEPT = 512
 
 
 @once
@@ -578,7 +578,7 @@ def cache_condition_parsing() -> None:
             found = (op, tuple(self.expr_attr_names_found[names:]), tuple(self.expr_attr_values_found[values:]))
             with lock:
                 parsed[key] = found
-                if len(parsed) > _PARSED_CONDITIONS_KEPT:
+                if len(parsed) > _PARSED_EXPRESSIONS_KEPT:
                     parsed.popitem(last=False)
             return op
         self.expr_attr_names_found.extend(found[1])
@@ -606,7 +606,7 @@ class _CachedUpdateExpressions:
         tree = cls.parser.make(expression)  # an expression that fails to parse raises, and is not kept
         with cls._lock:
             cls._trees[expression] = tree
-            if len(cls._trees) > _PARSED_CONDITIONS_KEPT:
+            if len(cls._trees) > _PARSED_EXPRESSIONS_KEPT:
                 cls._trees.popitem(last=False)
         return tree
 

@@ -933,6 +933,15 @@ def update_answers() -> list[Any]:
                 }
             }
 
+        def update_m2(expression: str, names: dict[str, str], values: dict[str, Any]) -> Any:
+            return client.update_item(
+                TableName="L",
+                Key={"id": {"S": "m2"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
         claim = "SET #s = :target REMOVE extra"
         names, values = {"#s": "status"}, {":target": {"S": "sending"}}
         for _ in range(2):
@@ -945,28 +954,12 @@ def update_answers() -> list[Any]:
             record(
                 lambda unused=unused: client.transact_write_items(TransactItems=[update("m2", claim, unused, values)])
             )
-            record(
-                lambda: client.update_item(
-                    TableName="L",
-                    Key={"id": {"S": "m2"}},
-                    UpdateExpression=claim,
-                    ExpressionAttributeNames={**names, "#unused": "x"},
-                    ExpressionAttributeValues=values,
-                )
-            )
+            record(lambda unused=unused: update_m2(claim, unused, values))
             broken = "SET #s = = :target"
             record(
                 lambda broken=broken: client.transact_write_items(TransactItems=[update("m2", broken, names, values)])
             )
-        record(
-            lambda: client.update_item(
-                TableName="L",
-                Key={"id": {"S": "m2"}},
-                UpdateExpression="ADD #n :one",
-                ExpressionAttributeNames={"#n": "n"},
-                ExpressionAttributeValues={":one": {"N": "1"}},
-            )
-        )
+        record(lambda: update_m2("ADD #n :one", {"#n": "n"}, {":one": {"N": "1"}}))
         answers.append(sorted(client.scan(TableName="L")["Items"], key=lambda item: str(item["id"])))
         return answers
 
